@@ -1,0 +1,44 @@
+# Two commands set everything up: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export LB_DATA_DIR ?= data
+
+.PHONY: run install install-test ingest serve test eval bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Re-installs only when pyproject.toml changed: a second `make run` is fast.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# torch first, pinned: the CPU build lies in pip's find-links; a bare requirement would pull CUDA.
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev,sentence-transformers]'
+	touch $@
+
+install: $(VENV)/.installed
+
+ingest: install
+	$(BIN)/lernbegleiter ingest corpus/
+
+serve: install
+	$(BIN)/lernbegleiter serve
+
+run: ingest serve
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+eval: $(VENV)/.installed-test
+	$(BIN)/python -m evals.run_seeds
+
+bench: install
+	$(BIN)/python -m evals.bench
+
+clean:
+	rm -rf $(VENV) data

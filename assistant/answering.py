@@ -1,0 +1,296 @@
+"""The extractive answerer: no LLM. It picks the most relevant, non-redundant sentences
+from the top passages, cites each as [n], adds a part for the asker's role, lists the
+sources and suggests follow-up questions. When the evidence is weak it declines.
+
+Decline rule (calibrated on evals/refusal_questions.yaml, documented in docs/architecture.md):
+answer when the best dense similarity d among the top passages is >= DENSE_STRONG, or when
+d >= DENSE_MIN and d + COVERAGE_WEIGHT * c >= COMBINED_MIN, where c is the IDF-weighted share
+of the question's content words found in the top three passages. Everything else is declined.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .embeddings import Embedder
+from .german import content_words, sentences, stem
+from .prompts import TextSet
+from .retrieval import SYNONYMS, Hit
+from .roles import ROLE_SECTION_PARENT, Role
+
+Event = dict[str, Any]
+
+DENSE_STRONG = 0.46
+DENSE_MIN = 0.38
+COVERAGE_WEIGHT = 0.25
+COMBINED_MIN = 0.53
+GENERIC_TERMS = {stem(w) for w in "ki künstliche intelligenz betrieb unternehmen thema frage arbeit".split()}
+
+
+@dataclass
+class Source:
+    n: int
+    id: str
+    title: str
+    heading_path: str
+    page: int | None
+    source: str
+    text: str
+    doc_id: str | None = None
+    baustein: str | None = None
+    typ: str | None = None
+
+    @classmethod
+    def from_hit(cls, n: int, hit: Hit) -> Source:
+        m = hit.metadata
+        return cls(n, hit.id, hit.title, str(m.get("heading_path", "")), m.get("page"), str(m.get("source", "")),
+                   hit.text, m.get("doc_id"), m.get("baustein"), m.get("typ"))
+
+    def label(self) -> str:
+        parts = [self.title] + ([self.heading_path] if self.heading_path else [])
+        s = " › ".join(parts)
+        return f"{s} (S. {self.page})" if self.page else s
+
+
+@dataclass
+class Decision:
+    answerable: bool
+    dense: float
+    coverage: float
+    reason: str
+
+
+@dataclass
+class _Cand:
+    text: str
+    hit_rank: int
+    pos: int
+    score: float = 0.0
+    vec: np.ndarray | None = field(default=None, repr=False)
+
+
+_CLEAN = [
+    (re.compile(r"^\s*(?:[-*•]\s+)?(?:\[[ xX]\]\s*)?"), ""),
+    (re.compile(r"\*\*(Antwort|Frage):\*\*\s*"), ""),
+    (re.compile(r"\*\*|__|`"), ""),
+    (re.compile(r"^>\s*"), ""),
+]
+
+
+def clean_sentence(s: str) -> str:
+    for rx, rep in _CLEAN:
+        s = rx.sub(rep, s)
+    return s.strip()
+
+
+def _jaccard(a: str, b: str) -> float:
+    sa, sb = {stem(w) for w in content_words(a)}, {stem(w) for w in content_words(b)}
+    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
+
+
+def query_terms(query: str) -> set[str]:
+    return {stem(w) for w in content_words(query)} - GENERIC_TERMS
+
+
+def term_coverage(query: str, hits: list[Hit], idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the question's content words found in the passages; a word also counts
+    as found when one of its synonyms (retrieval.SYNONYMS) is."""
+    found: set[str] = set()
+    for h in hits:
+        found |= {stem(w) for w in content_words(f"{h.title} {h.metadata.get('heading_path', '')} {h.text}")}
+    total = covered = 0.0
+    for w in dict.fromkeys(content_words(query)):
+        s = stem(w)
+        if s in GENERIC_TERMS:
+            continue
+        alternatives = {s} | {stem(x) for x in content_words(SYNONYMS.get(w, ""))}
+        weight = idf(s)
+        total += weight
+        if alternatives & found:
+            covered += weight
+    return covered / total if total else 0.0
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, embedder: Embedder, texts: TextSet, index=None, max_sentences: int = 4,
+                 max_sources: int = 4) -> None:
+        self.embedder = embedder
+        self.texts = texts
+        self.index = index  # PassageIndex, for the role section and related units; optional
+        self.max_sentences = max_sentences
+        self.max_sources = max_sources
+
+    # --- decision ---------------------------------------------------------------------------
+
+    def decide(self, query: str, hits: list[Hit], idf: Callable[[str], float] | None = None) -> Decision:
+        """Weak evidence is declined. Signals: the best dense similarity among the top passages, and the
+        share of the question's content words (IDF-weighted, synonyms counted) that the top passages contain."""
+        if not hits:
+            return Decision(False, 0.0, 0.0, "no_hits")
+        dense = max(h.dense_score for h in hits[:5])
+        coverage = term_coverage(query, hits[:3], idf or (lambda t: 1.0))
+        if dense >= DENSE_STRONG:
+            return Decision(True, dense, coverage, "dense_strong")
+        if dense >= DENSE_MIN and dense + COVERAGE_WEIGHT * coverage >= COMBINED_MIN:
+            return Decision(True, dense, coverage, "dense_and_coverage")
+        return Decision(False, dense, coverage, "weak_evidence")
+
+    # --- answer -----------------------------------------------------------------------------
+
+    def stream(self, query: str, role: Role | None, hits: list[Hit], meta: dict[str, Any] | None = None,
+               idf: Callable[[str], float] | None = None) -> Iterator[Event]:
+        decision = self.decide(query, hits, idf)
+        yield {"event": "meta", "data": {**(meta or {}), "question": query, "role": role.value if role else None,
+                                          "answerer": self.name, "prompt": {"name": self.texts.name,
+                                                                            "sha256": self.texts.sha256},
+                                          "decision": asdict(decision)}}
+        if not decision.answerable:
+            yield from self._decline(hits)
+            return
+        picked = self._select(query, role, hits)
+        sources: list[Source] = []
+        by_id: dict[str, int] = {}
+
+        def cite(hit: Hit) -> int:
+            if hit.id not in by_id:
+                by_id[hit.id] = len(sources) + 1
+                sources.append(Source.from_hit(by_id[hit.id], hit))
+            return by_id[hit.id]
+
+        body = " ".join(f"{c.text} [{cite(hits[c.hit_rank])}]" for c in picked)
+        yield from self._deltas(body)
+        role_text = self._role_part(query, role, hits, cite)
+        if role_text:
+            yield from self._deltas("\n\n" + role_text)
+        yield {"event": "sources", "data": [asdict(s) | {"label": s.label()} for s in sources]}
+        yield {"event": "followups", "data": self._followups(role, hits)}
+        yield {"event": "done", "data": {"answerable": True, "sources": len(sources)}}
+
+    def _decline(self, hits: list[Hit]) -> Iterator[Event]:
+        text = self.texts["decline"]
+        topics = []
+        for h in hits[:6]:
+            if h.metadata.get("typ") in ("lernsequenz", "umsetzungshilfe") and h.title not in topics:
+                topics.append(h.title)
+        if topics:
+            text += " " + self.texts["decline_topics"].format(topics=", ".join(f"„{t}“" for t in topics[:3]))
+        yield from self._deltas(text)
+        yield {"event": "sources", "data": []}
+        yield {"event": "followups", "data": [self.texts["followup_related"].format(title=t) for t in topics[:3]]}
+        yield {"event": "done", "data": {"answerable": False, "sources": 0}}
+
+    @staticmethod
+    def _deltas(text: str) -> Iterator[Event]:
+        for piece in re.findall(r"\S+\s*|\s+", text):
+            yield {"event": "delta", "data": {"text": piece}}
+
+    def _candidates(self, hits: list[Hit]) -> list[_Cand]:
+        cands: list[_Cand] = []
+        for rank, h in enumerate(hits[:6]):
+            if ROLE_SECTION_PARENT in str(h.metadata.get("heading_path", "")):
+                continue  # role paragraphs go into the role part
+            for pos, s in enumerate(sentences(h.text)):
+                s = clean_sentence(s)
+                if len(s) < 30 or s.endswith("?") or s.endswith(":") or s.startswith("#") or "|" in s:
+                    continue
+                cands.append(_Cand(s, rank, pos))
+        return cands
+
+    def _select(self, query: str, role: Role | None, hits: list[Hit]) -> list[_Cand]:
+        cands = self._candidates(hits)
+        if not cands:  # passages made of short lines only: quote the best passage's start
+            return [_Cand(clean_sentence(" ".join(hits[0].text.split()))[:400], 0, 0)]
+        vecs = self.embedder.embed([query] + [c.text for c in cands])
+        qv, svs = vecs[0], vecs[1:]
+        terms = query_terms(query)
+        top_score = hits[0].score or 1.0
+        for c, v in zip(cands, svs):
+            c.vec = v
+            sterms = {stem(w) for w in content_words(c.text)}
+            overlap = len(terms & sterms) / len(terms) if terms else 0.0
+            c.score = 0.55 * float(qv @ v) + 0.30 * overlap + 0.15 * (hits[c.hit_rank].score / top_score)
+        chosen: list[_Cand] = []
+        per_hit: dict[int, int] = {}
+        length = 0
+        for c in sorted(cands, key=lambda c: c.score, reverse=True):
+            if len(chosen) >= self.max_sentences or length > 650:
+                break
+            if per_hit.get(c.hit_rank, 0) >= 2 or len({x.hit_rank for x in chosen} | {c.hit_rank}) > self.max_sources:
+                continue
+            if any(float(c.vec @ x.vec) > 0.78 or _jaccard(c.text, x.text) > 0.45 for x in chosen):
+                continue
+            if chosen and c.score < 0.6 * chosen[0].score:
+                break
+            chosen.append(c)
+            per_hit[c.hit_rank] = per_hit.get(c.hit_rank, 0) + 1
+            length += len(c.text)
+        return sorted(chosen, key=lambda c: (c.hit_rank, c.pos))
+
+    def _role_part(self, query: str, role: Role | None, hits: list[Hit], cite) -> str:
+        if role is None:
+            return ""
+        head = self.texts["role_part"].format(label=role.label)
+        section_hit = self._role_section(role, hits)
+        if section_hit is None:
+            return f"{head} {self.texts['role_tips'][role.value]}"
+        sents = [clean_sentence(s) for s in sentences(section_hit.text)]
+        sents = [s for s in sents if len(s) >= 20][:4]
+        if not sents:
+            return f"{head} {self.texts['role_tips'][role.value]}"
+        vecs = self.embedder.embed([query] + sents)
+        order = np.argsort(-(vecs[1:] @ vecs[0]))[:2]
+        picked = " ".join(sents[i] for i in sorted(order))
+        return f"{head} {picked} [{cite(section_hit)}]"
+
+    def _role_section(self, role: Role, hits: list[Hit]) -> Hit | None:
+        wanted = f"{ROLE_SECTION_PARENT} › {role.section}"
+        for h in hits[:5]:
+            if str(h.metadata.get("heading_path", "")).endswith(wanted):
+                return h
+        if self.index is None:
+            return None
+        for h in hits[:3]:
+            doc_id = h.metadata.get("doc_id")
+            if not doc_id:
+                continue
+            found = self.index.where({"$and": [{"doc_id": doc_id}, {"heading_path": wanted}]}, limit=1)
+            if found:
+                p = found[0]
+                hit = Hit(p.id, p.text, 0.0, p.metadata)
+                hits.append(hit)
+                return hit
+        return None
+
+    def _followups(self, role: Role | None, hits: list[Hit]) -> list[str]:
+        out: list[str] = []
+        top = hits[0]
+        title = top.title
+        section = str(top.metadata.get("section", ""))
+        if top.metadata.get("typ") == "lernsequenz" and section != "Maßnahmen für den Betrieb":
+            out.append(self.texts["followup_measures"].format(title=title))
+        if role is not None and top.metadata.get("typ") in ("lernsequenz", "umsetzungshilfe"):
+            out.append(self.texts["followup_role"][role.value].format(title=title))
+        related = top.metadata.get("verwandt") or []
+        if isinstance(related, str):
+            related = [related]
+        if related and self.index is not None:
+            for p in self.index.where({"doc_id": {"$in": list(related)}}, limit=len(related) * 3):
+                t = str(p.metadata.get("doc_title", ""))
+                q = self.texts["followup_related"].format(title=t)
+                if t and t != title and q not in out:
+                    out.append(q)
+                    break
+        for h in hits[1:]:
+            if len(out) >= 3:
+                break
+            q = self.texts["followup_related"].format(title=h.title)
+            if h.title != title and q not in out:
+                out.append(q)
+        return out[:3]

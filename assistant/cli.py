@@ -1,0 +1,143 @@
+"""Command line: ingest, search, ask, serve. German output for users."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .index import IndexError_
+from .roles import Role, parse_role
+from .settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="KI-Lernbegleiter: Kursunterlagen indexieren, durchsuchen und Fragen beantworten.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+RoleOpt = Annotated[Optional[str], typer.Option("--role", "-r", help="owner | employee | works_council | consultant")]
+
+
+def _role(value: str | None) -> Role | None:
+    try:
+        return parse_role(value)
+    except ValueError as e:
+        err.print(f"[red]Fehler:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def _service(settings: Settings, rebuild: bool = False):
+    from .service import ChatService
+
+    try:
+        return ChatService.build(settings, rebuild=rebuild)
+    except IndexError_ as e:
+        err.print(f"[red]Fehler:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Dateien oder Ordner")],
+           rebuild: Annotated[bool, typer.Option("--rebuild", help="Index verwerfen und neu aufbauen")] = False) -> None:
+    """Dateien (md, txt, pdf, docx, html) inkrementell in den Index aufnehmen."""
+    settings = Settings()
+    svc = _service(settings, rebuild)
+    started = time.perf_counter()
+    results = []
+    with Progress(TextColumn("Indexiere"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def progress(n: int, total: int) -> None:
+            bar.update(task, completed=n, total=total)
+
+        def on_file(r) -> None:
+            results.append(r)
+            if r.status == "failed":
+                bar.console.print(f"[yellow]übersprungen[/yellow] {r.source}: {r.reason}")
+            elif r.status != "unchanged":
+                bar.console.print(f"{r.status:>9} {r.source} ({r.chunks} Passagen)")
+
+        report = svc.ingest(paths, on_file=on_file, progress=progress)
+    for r in report.results:
+        if r not in results and r.status == "failed":
+            err.print(f"[yellow]übersprungen[/yellow] {r.source}: {r.reason}")
+    c = report.counts
+    out.print(f"added {c['added']} / updated {c['updated']} / unchanged {c['unchanged']} / "
+              f"removed {c['removed']} / failed {c['failed']}  ({report.summary_de()}); "
+              f"{svc.index.count()} Passagen im Index, {time.perf_counter() - started:.1f} s")
+
+
+@app.command()
+def search(query: str, role: RoleOpt = None, k: Annotated[int, typer.Option("-k")] = 8,
+           as_json: Annotated[bool, typer.Option("--json", help="Treffer als JSON ausgeben")] = False,
+           mode: Annotated[str, typer.Option(help="hybrid | lexical | dense")] = "hybrid") -> None:
+    """Passagen zu einer Frage suchen."""
+    r = _role(role)
+    if mode not in ("hybrid", "lexical", "dense"):
+        err.print("[red]Fehler:[/red] --mode muss hybrid, lexical oder dense sein.")
+        raise typer.Exit(2)
+    hits = _service(Settings()).search(query, r, k, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        sys.stdout.write(json.dumps({"hits": [{"id": h.id, "text": h.text, "score": h.score, "metadata": h.metadata}
+                                              for h in hits]}, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not hits:
+        out.print("Keine Treffer.")
+    for i, h in enumerate(hits, 1):
+        path = h.metadata.get("heading_path", "")
+        page = f" (S. {h.metadata['page']})" if h.metadata.get("page") else ""
+        out.print(f"[bold]{i}. {h.title}[/bold]{' › ' + path if path else ''}{page}  [dim]{h.score:.4f}[/dim]")
+        out.print(f"   {' '.join(h.text.split())[:240]}", highlight=False)
+
+
+@app.command()
+def ask(question: str, role: RoleOpt = None) -> None:
+    """Eine Frage stellen; die Antwort erscheint Stück für Stück mit Quellen."""
+    r = _role(role)
+    svc = _service(Settings())
+    for ev in svc.chat(question, r):
+        kind, data = ev["event"], ev["data"]
+        if kind == "delta":
+            out.print(data["text"], end="", highlight=False, markup=False)
+        elif kind == "sources" and data:
+            out.print("\n\n[bold]Quellen[/bold]")
+            for s in data:
+                out.print(f"  [{s['n']}] {s['label']}", highlight=False, markup=False)
+        elif kind == "followups" and data:
+            out.print("\n[bold]Weiterfragen[/bold]")
+            for f in data:
+                out.print(f"  • {f}", highlight=False, markup=False)
+        elif kind == "error":
+            err.print(f"\n[red]Fehler:[/red] {data['message']}")
+            raise typer.Exit(1)
+    out.print()
+
+
+@app.command()
+def serve(host: Annotated[Optional[str], typer.Option()] = None,
+          port: Annotated[Optional[int], typer.Option()] = None) -> None:
+    """Die Web-Anwendung starten (API unter /api, Übersicht unter /)."""
+    import uvicorn
+
+    from .api import create_app
+
+    settings = Settings()
+    try:
+        application = create_app(settings, _service(settings))
+    except IndexError_ as e:
+        err.print(f"[red]Fehler:[/red] {e}")
+        raise typer.Exit(2) from None
+    out.print(f"KI-Lernbegleiter läuft auf http://{host or settings.host}:{port or settings.port}")
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info",
+                access_log=False)
+
+
+def main() -> None:
+    app()

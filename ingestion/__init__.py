@@ -1,0 +1,1 @@
+"""Documents in: loaders per format, normalisation, chunking, the incremental ingest run."""
