@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export LB_DATA_DIR ?= data
 
-.PHONY: run install install-test ingest serve test eval bench clean
+.PHONY: run install ingest serve test eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,6 @@ test: $(VENV)/.installed-test
 
 eval: $(VENV)/.installed-test
 	$(BIN)/python -m evals.run_seeds
-
-bench: install
-	$(BIN)/python -m evals.bench
 
 clean:
 	rm -rf $(VENV) data

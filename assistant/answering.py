@@ -2,7 +2,7 @@
 from the top passages, cites each as [n], adds a part for the asker's role, lists the
 sources and suggests follow-up questions. When the evidence is weak it declines.
 
-Decline rule (calibrated on evals/refusal_questions.yaml, documented in docs/architecture.md):
+Decline rule (fitted by `python -m evals.calibrate`, documented in docs/architecture.md):
 answer when the best dense similarity d among the top passages is >= DENSE_STRONG, or when
 d >= DENSE_MIN and d + COVERAGE_WEIGHT * c >= COMBINED_MIN, where c is the IDF-weighted share
 of the question's content words found in the top three passages. Everything else is declined.
@@ -25,10 +25,10 @@ from .roles import ROLE_SECTION_PARENT, Role
 
 Event = dict[str, Any]
 
-DENSE_STRONG = 0.46
-DENSE_MIN = 0.38
+DENSE_STRONG = 0.34
+DENSE_MIN = 0.26
 COVERAGE_WEIGHT = 0.25
-COMBINED_MIN = 0.53
+COMBINED_MIN = 0.36
 GENERIC_TERMS = {stem(w) for w in "ki künstliche intelligenz betrieb unternehmen thema frage arbeit".split()}
 
 

@@ -50,7 +50,8 @@ class SentenceTransformerEmbedder:
             ) from err
         self._model = SentenceTransformer(model, device="cpu")
         self.name = f"st:{os.path.basename(model.rstrip('/')) or model}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -1,4 +1,4 @@
-"""The passage index: one Chroma collection of passages plus one of sentence windows.
+"""The passage index: one Chroma collection of passages with our own vectors.
 
 Passages and vectors live only in Chroma (embedded files under the data directory,
 or a Chroma server when ``LB_CHROMA_URL`` is set). We always hand Chroma our own
@@ -18,7 +18,6 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .embeddings import Embedder
-from .german import sentences
 
 
 class IndexError_(Exception):
@@ -48,18 +47,6 @@ def _client(chroma_url: str | None, path: str):
     return chromadb.PersistentClient(path=path, settings=settings)
 
 
-def windows_of(text: str, max_chars: int = 320) -> list[str]:
-    """Small overlapping windows (1-2 sentences) for sentence-level dense vectors."""
-    sents = sentences(text)
-    if len(sents) <= 1:
-        return sents or [text]
-    out = []
-    for i, s in enumerate(sents):
-        w = s
-        if i + 1 < len(sents) and len(s) + len(sents[i + 1]) < max_chars:
-            w = f"{s} {sents[i + 1]}"
-        out.append(w)
-    return out
 
 
 class PassageIndex:
@@ -70,18 +57,14 @@ class PassageIndex:
         self._client = _client(chroma_url, path)
         self.location = chroma_url or path
         if rebuild:
-            for n in (name, f"{name}-windows"):
-                try:
-                    self._client.delete_collection(n)
-                except Exception:  # noqa: BLE001 - absent collection is fine
-                    pass
+            try:
+                self._client.delete_collection(name)
+            except Exception:  # noqa: BLE001 - an absent collection is fine
+                pass
         cfg = {"hnsw": {"space": "cosine"}}
         meta = {"lb_embedder": embedder.name, "lb_dim": embedder.dim, "lb_revision": uuid.uuid4().hex}
         self.passages = self._client.get_or_create_collection(
             name, configuration=cfg, metadata=meta, embedding_function=None)
-        self.windows = self._client.get_or_create_collection(
-            f"{name}-windows", configuration=cfg, metadata={"lb_embedder": embedder.name},
-            embedding_function=None)
         built_with = (self.passages.metadata or {}).get("lb_embedder")
         if built_with != embedder.name:
             raise EmbedderMismatch(
@@ -141,27 +124,17 @@ class PassageIndex:
             return
         self._bump_revision()
         vecs = self.embedder.embed(list(index_texts))
-        self.passages.upsert(ids=list(ids), documents=list(texts), embeddings=vecs, metadatas=list(metadatas))
-        w_ids, w_texts, w_meta = [], [], []
-        for cid, text, meta in zip(ids, texts, metadatas):
-            for j, w in enumerate(windows_of(text)):
-                w_ids.append(f"{cid}:{j}")
-                w_texts.append(w)
-                w_meta.append({"chunk_id": cid, "source": meta["source"]})
-        self.windows.delete(where={"chunk_id": {"$in": list(ids)}})
-        for start in range(0, len(w_ids), 2000):
+        for start in range(0, len(ids), 2000):
             sl = slice(start, start + 2000)
-            self.windows.add(ids=w_ids[sl], documents=w_texts[sl], metadatas=w_meta[sl],
-                             embeddings=self.embedder.embed(w_texts[sl]))
+            self.passages.upsert(ids=list(ids[sl]), documents=list(texts[sl]), embeddings=vecs[sl],
+                                 metadatas=list(metadatas[sl]))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if not ids:
             return
         self._bump_revision()
         for start in range(0, len(ids), 2000):
-            part = list(ids[start:start + 2000])
-            self.passages.delete(ids=part)
-            self.windows.delete(where={"chunk_id": {"$in": part}})
+            self.passages.delete(ids=list(ids[start:start + 2000]))
 
     def ids_of_source(self, source: str) -> list[str]:
         return self.passages.get(where={"source": source}, include=[])["ids"]
@@ -187,27 +160,10 @@ class PassageIndex:
                 zip(got["ids"], got["metadatas"], got["documents"])]
 
     def dense(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> dict[str, float]:
-        """Cosine similarity per passage: the best of its own vector and its sentence windows."""
+        """Cosine similarity of the ``n`` nearest passages."""
         total = self.count()
         if total == 0:
             return {}
-        scores: dict[str, float] = {}
         res = self.passages.query(query_embeddings=[vector], n_results=min(n, total), where=where,
                                   include=["distances"])
-        for pid, dist in zip(res["ids"][0], res["distances"][0]):
-            scores[pid] = 1.0 - float(dist)
-        wcount = self.windows.count()
-        if wcount:
-            wwhere = None
-            if where:  # windows carry only chunk_id and source: filter via the allowed passages
-                allowed = self.passages.get(where=where, include=[])["ids"]
-                if not allowed:
-                    return scores
-                wwhere = {"chunk_id": {"$in": allowed}}
-            res = self.windows.query(query_embeddings=[vector], n_results=min(n * 4, wcount), where=wwhere,
-                                     include=["distances", "metadatas"])
-            for meta, dist in zip(res["metadatas"][0], res["distances"][0]):
-                cid, sim = meta["chunk_id"], 1.0 - float(dist)
-                if sim > scores.get(cid, -1.0):
-                    scores[cid] = sim
-        return scores
+        return {pid: 1.0 - float(dist) for pid, dist in zip(res["ids"][0], res["distances"][0])}

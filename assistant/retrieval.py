@@ -1,4 +1,4 @@
-"""Hybrid retrieval: BM25 over German stems + dense (passage and sentence-window vectors),
+"""Hybrid retrieval: BM25 over German stems + dense passage vectors,
 fused by weighted reciprocal rank, with a boost for passages written for the asker's role."""
 
 from __future__ import annotations
@@ -91,6 +91,10 @@ def role_factor(meta: dict[str, Any], role: Role | None) -> float:
 class Retriever:
     """Searches one PassageIndex; keeps the lexical index in step with the collection."""
 
+    # weighted reciprocal-rank fusion; weights from the parameter study in evals/ (docs/retrieval.md)
+    rrf_k = 20
+    weights = {"lexical": 1.0, "dense": 0.5}
+
     def __init__(self, index: PassageIndex, lexical_dir: Path, check_interval: float = 2.0) -> None:
         self.index = index
         self.lexical_dir = lexical_dir
@@ -153,9 +157,9 @@ class Retriever:
         for pid in set(lex_rank) | set(dense_rank):
             s = 0.0
             if pid in lex_rank:
-                s += 1.0 / (60 + lex_rank[pid])
+                s += self.weights["lexical"] / (self.rrf_k + lex_rank[pid])
             if pid in dense_rank:
-                s += 1.0 / (60 + dense_rank[pid])
+                s += self.weights["dense"] / (self.rrf_k + dense_rank[pid])
             fused[pid] = s
         if not fused:
             return []

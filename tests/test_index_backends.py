@@ -49,7 +49,6 @@ def test_add_query_get_delete(make_index):
     fp = idx.fingerprint()
     idx.delete_ids(["a"])
     assert idx.count() == 1 and idx.fingerprint() != fp
-    # windows of a deleted passage are gone too: the dense search cannot return it
     assert "a" not in idx.dense(idx.embedder.embed(["Mitbestimmung"])[0], 5)
 
 

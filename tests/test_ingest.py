@@ -104,6 +104,6 @@ def test_interrupted_ingest_is_repaired_by_next_run(tmp_path, monkeypatch):
 
     def ids(data):
         svc = ChatService.build(Settings(data_dir=tmp_path / data))
-        return set(svc.index.passages.get(include=[])["ids"]), set(svc.index.windows.get(include=[])["ids"])
+        return set(svc.index.passages.get(include=[])["ids"])
 
     assert ids("data") == ids("clean")
