@@ -20,6 +20,7 @@ from assistant.roles import Role
 from assistant.service import ChatService
 from assistant.settings import Settings
 
+from . import baseline_fusion
 from .metrics import summarise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def seed_eval(svc: ChatService) -> dict:
     out: dict = {}
     latencies: list[float] = []
     for mode in MODES:
-        rows, para = [], []
+        rows, para, keyword = [], [], []
         for q in qs:
             t = time.perf_counter()
             hits = svc.search(q["question"], k=10, mode=mode)
@@ -47,9 +48,8 @@ def seed_eval(svc: ChatService) -> dict:
             rel = [h.metadata.get("source", "").endswith(q["source"]) and any(e in _norm(h.text) for e in ev)
                    for h in hits]
             rows.append(rel)
-            if q.get("paraphrase"):
-                para.append(rel)
-        out[mode] = {"all": summarise(rows), "paraphrase": summarise(para)}
+            (para if q.get("paraphrase") else keyword).append(rel)
+        out[mode] = {"all": summarise(rows), "keyword": summarise(keyword), "paraphrase": summarise(para)}
     lat = sorted(latencies)
     out["latency_ms"] = {"p50": statistics.median(lat), "p95": lat[int(0.95 * (len(lat) - 1))]}
     return out
@@ -80,9 +80,9 @@ def corpus_eval(svc: ChatService) -> dict:
     return out
 
 
-def _table(title: str, block: dict, keys: list[str]) -> list[str]:
+def _table(title: str, block: dict, keys: list[str], modes=MODES) -> list[str]:
     lines = [f"### {title}", "", "| mode | subset | n | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 |", "|---|---|---|---|---|---|---|---|"]
-    for mode in MODES:
+    for mode in modes:
         for k in keys:
             m = block[mode][k]
             lines.append(f"| {mode} | {k} | {m['n']} | {m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | "
@@ -105,15 +105,21 @@ def main() -> int:
             corpus_svc.ingest([ROOT / "corpus"])
             corpus_ingest_s = time.perf_counter() - t
             seeds = seed_eval(seeds_svc)
+            for name, block in baseline_fusion.main().items():
+                seeds[f"baseline {name}"] = block
             corpus = corpus_eval(corpus_svc)
         finally:
             os.chdir(cwd)
     result = {"cores": os.cpu_count(), "seeds": seeds, "corpus": corpus,
               "ingest_s": {"seeds": round(seeds_ingest_s, 1), "corpus": round(corpus_ingest_s, 1)},
-              "passages": {"seeds": seeds_svc.index.count() if False else None}}
+              }
     lines = [f"# Retrieval evals ({os.cpu_count()} cores)", "",
              f"Ingest: seeds {seeds_ingest_s:.1f} s, corpus {corpus_ingest_s:.1f} s (fresh index, USE embedder).", ""]
-    lines += _table("Seeds as foreign documents (evals/seed_questions.yaml)", seeds, ["all", "paraphrase"])
+    lines += _table("Seeds as foreign documents (evals/seed_questions.yaml)", seeds, ["all", "keyword", "paraphrase"],
+                    ("baseline lexical", "baseline dense", "baseline fusion") + MODES)
+    lines.append("`baseline *`: the study's setup (raw text, 800-char chunks, bm25s stemming, USE, RRF k=60), "
+                 "evals/baseline_fusion.py. `keyword`: questions sharing words with the answer; `paraphrase`: none.")
+    lines.append("")
     lines.append(f"Hybrid query latency over the seeds: p50 {seeds['latency_ms']['p50']:.1f} ms, "
                  f"p95 {seeds['latency_ms']['p95']:.1f} ms")
     lines.append("")
