@@ -29,6 +29,7 @@ DENSE_STRONG = 0.34
 DENSE_MIN = 0.26
 COVERAGE_WEIGHT = 0.25
 COMBINED_MIN = 0.36
+QUIZ_SECTION = "Verständnisfragen"
 GENERIC_TERMS = {stem(w) for w in "ki künstliche intelligenz betrieb unternehmen thema frage arbeit".split()}
 
 
@@ -166,7 +167,7 @@ class ExtractiveAnswerer:
 
         body = " ".join(f"{c.text} [{cite(hits[c.hit_rank])}]" for c in picked)
         yield from self._deltas(body)
-        role_text = self._role_part(query, role, hits, cite)
+        role_text = self._role_part(query, role, hits, cite, [c.text for c in picked])
         if role_text:
             yield from self._deltas("\n\n" + role_text)
         yield {"event": "sources", "data": [asdict(s) | {"label": s.label()} for s in sources]}
@@ -192,16 +193,21 @@ class ExtractiveAnswerer:
             yield {"event": "delta", "data": {"text": piece}}
 
     def _candidates(self, hits: list[Hit]) -> list[_Cand]:
+        """Sentences of the top passages. Role paragraphs go to the role part; quiz answers
+        (Verständnisfragen) are used only when nothing else is there, as they lack their question."""
         cands: list[_Cand] = []
+        quiz: list[_Cand] = []
         for rank, h in enumerate(hits[:6]):
-            if ROLE_SECTION_PARENT in str(h.metadata.get("heading_path", "")):
-                continue  # role paragraphs go into the role part
+            path = str(h.metadata.get("heading_path", ""))
+            if ROLE_SECTION_PARENT in path:
+                continue
+            target = quiz if h.metadata.get("section") == QUIZ_SECTION else cands
             for pos, s in enumerate(sentences(h.text)):
                 s = clean_sentence(s)
                 if len(s) < 30 or s.endswith("?") or s.endswith(":") or s.startswith("#") or "|" in s:
                     continue
-                cands.append(_Cand(s, rank, pos))
-        return cands
+                target.append(_Cand(s, rank, pos))
+        return cands or quiz
 
     def _select(self, query: str, role: Role | None, hits: list[Hit]) -> list[_Cand]:
         cands = self._candidates(hits)
@@ -224,7 +230,7 @@ class ExtractiveAnswerer:
                 break
             if per_hit.get(c.hit_rank, 0) >= 2 or len({x.hit_rank for x in chosen} | {c.hit_rank}) > self.max_sources:
                 continue
-            if any(float(c.vec @ x.vec) > 0.78 or _jaccard(c.text, x.text) > 0.45 for x in chosen):
+            if any(float(c.vec @ x.vec) > 0.75 or _jaccard(c.text, x.text) > 0.35 for x in chosen):
                 continue
             if chosen and c.score < 0.6 * chosen[0].score:
                 break
@@ -233,7 +239,7 @@ class ExtractiveAnswerer:
             length += len(c.text)
         return sorted(chosen, key=lambda c: (c.hit_rank, c.pos))
 
-    def _role_part(self, query: str, role: Role | None, hits: list[Hit], cite) -> str:
+    def _role_part(self, query: str, role: Role | None, hits: list[Hit], cite, said: list[str]) -> str:
         if role is None:
             return ""
         head = self.texts["role_part"].format(label=role.label)
@@ -241,7 +247,7 @@ class ExtractiveAnswerer:
         if section_hit is None:
             return f"{head} {self.texts['role_tips'][role.value]}"
         sents = [clean_sentence(s) for s in sentences(section_hit.text)]
-        sents = [s for s in sents if len(s) >= 20][:4]
+        sents = [s for s in sents if len(s) >= 20 and not any(_jaccard(s, x) > 0.35 for x in said)][:4]
         if not sents:
             return f"{head} {self.texts['role_tips'][role.value]}"
         vecs = self.embedder.embed([query] + sents)
@@ -250,23 +256,22 @@ class ExtractiveAnswerer:
         return f"{head} {picked} [{cite(section_hit)}]"
 
     def _role_section(self, role: Role, hits: list[Hit]) -> Hit | None:
+        """The paragraph for this role of the best-ranked unit that has one (top three units first)."""
         wanted = f"{ROLE_SECTION_PARENT} › {role.section}"
-        for h in hits[:5]:
-            if str(h.metadata.get("heading_path", "")).endswith(wanted):
-                return h
-        if self.index is None:
-            return None
-        for h in hits[:3]:
-            doc_id = h.metadata.get("doc_id")
-            if not doc_id:
-                continue
-            found = self.index.where({"$and": [{"doc_id": doc_id}, {"heading_path": wanted}]}, limit=1)
-            if found:
-                p = found[0]
-                hit = Hit(p.id, p.text, 0.0, p.metadata)
-                hits.append(hit)
-                return hit
-        return None
+        by_doc = {h.metadata.get("doc_id"): h for h in hits[:8]
+                  if str(h.metadata.get("heading_path", "")).endswith(wanted)}
+        docs = list(dict.fromkeys(h.metadata.get("doc_id") for h in hits[:3] if h.metadata.get("doc_id")))
+        for doc_id in docs:
+            if doc_id in by_doc:
+                return by_doc[doc_id]
+            if self.index is not None:
+                found = self.index.where({"$and": [{"doc_id": doc_id}, {"heading_path": wanted}]}, limit=1)
+                if found:
+                    p = found[0]
+                    hit = Hit(p.id, p.text, 0.0, p.metadata)
+                    hits.append(hit)
+                    return hit
+        return next(iter(by_doc.values()), None)
 
     def _followups(self, role: Role | None, hits: list[Hit]) -> list[str]:
         out: list[str] = []
