@@ -47,8 +47,6 @@ def _client(chroma_url: str | None, path: str):
     return chromadb.PersistentClient(path=path, settings=settings)
 
 
-
-
 class PassageIndex:
     def __init__(self, embedder: Embedder, name: str, path: str, chroma_url: str | None = None,
                  rebuild: bool = False) -> None:

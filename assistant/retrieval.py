@@ -91,7 +91,7 @@ def role_factor(meta: dict[str, Any], role: Role | None) -> float:
 class Retriever:
     """Searches one PassageIndex; keeps the lexical index in step with the collection."""
 
-    # weighted reciprocal-rank fusion; weights from the parameter study in evals/ (docs/retrieval.md)
+    # weighted reciprocal-rank fusion; weights from the parameter study (evals/results/retrieval.md, docs/architecture.md)
     rrf_k = 20
     weights = {"lexical": 1.0, "dense": 0.5}
 

@@ -61,6 +61,9 @@ class ChatService:
              ) -> Iterator[Event]:
         """Events: meta, delta..., sources, followups, done; or an error event with a German message."""
         started = time.perf_counter()
+        if not question.strip() or len(question) > MAX_QUESTION_CHARS:
+            yield {"event": "error", "data": {"message": f"Bitte eine Frage mit 1 bis {MAX_QUESTION_CHARS} Zeichen stellen."}}
+            return
         try:
             hits = self.search(question, role, self.settings.top_k, filters)
             meta = {"retrieval_ms": round((time.perf_counter() - started) * 1000, 1)}

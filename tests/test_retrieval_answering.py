@@ -100,3 +100,9 @@ def test_role_changes_the_answer(corpus_service):
     assert len(set(texts.values())) == 4
     for r, t in texts.items():
         assert f"Für Sie als {r.label}:" in t
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 2001])
+def test_empty_or_huge_question_gets_a_german_error_event(corpus_service, question):
+    evs = events_of(corpus_service.chat(question, None))
+    assert [k for k, _ in evs] == ["error"] and "Zeichen" in evs[0][1]["message"]
