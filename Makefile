@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 # torch first, pinned: the CPU build lies in pip's find-links; a bare requirement would pull CUDA.
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,sentence-transformers]'
+	$(BIN)/pip install -q -e '.[dev,sentence-transformers,llm,postgres,llm-test]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -83,6 +83,26 @@ _CLEAN = [
 ]
 
 
+_LAWS = r"(?:BetrVG|DSGVO|DS-GVO|BDSG|ArbSchG|ArbStättV|BetrSichV|AGG|EU-KI-Verordnung|KI-Verordnung|KI-VO|AI Act|TzBfG|ArbZG)"
+_NORM = re.compile(
+    r"(?:§§?|Art\.|Artikel)\s*\d+[a-z]?"
+    r"(?:\s*(?:Abs\.|Absatz)\s*\d+[a-z]?)?(?:\s*(?:S\.|Satz)\s*\d+)?(?:\s*Nr\.\s*\d+[a-z]?)?"
+    r"(?:\s*(?:lit\.|Buchst\.)\s*[a-z]\)?)?(?:\s*(?:und|bis|,)\s*\d+[a-z]?)*"
+    r"\s+(?:der\s+|des\s+)?" + _LAWS + r"|Anhang\s+[IVX]+(?:\s+Nr\.\s*\d+)?\s+(?:der\s+)?(?:EU-)?KI-Verordnung")
+
+
+def find_norms(text: str) -> list[str]:
+    """Legal norms named in a text, normalised ("§ 87 Abs. 1 Nr. 6 BetrVG", "Art. 35 DSGVO"), in order."""
+    out: list[str] = []
+    for m in _NORM.finditer(text.replace("\u00a0", " ")):
+        norm = re.sub(r"\s+", " ", m.group(0)).replace("Artikel", "Art.").replace("DS-GVO", "DSGVO")
+        norm = re.sub(r"(§§?|Art\.)(\d)", r"\1 \2", norm)
+        norm = re.sub(r" (der|des) (?=\S+$)", " ", norm)
+        if norm not in out:
+            out.append(norm)
+    return out
+
+
 def clean_sentence(s: str) -> str:
     for rx, rep in _CLEAN:
         s = rx.sub(rep, s)
@@ -170,6 +190,9 @@ class ExtractiveAnswerer:
         role_text = self._role_part(query, role, hits, cite, [c.text for c in picked])
         if role_text:
             yield from self._deltas("\n\n" + role_text)
+        blocks = self.role_blocks(query, role, hits, sources, cite, said=body + " " + role_text)
+        if blocks:
+            yield from self._deltas("\n\n" + blocks)
         yield {"event": "sources", "data": [asdict(s) | {"label": s.label()} for s in sources]}
         yield {"event": "followups", "data": self._followups(role, hits)}
         yield {"event": "done", "data": {"answerable": True, "sources": len(sources)}}
@@ -254,6 +277,101 @@ class ExtractiveAnswerer:
         order = np.argsort(-(vecs[1:] @ vecs[0]))[:2]
         picked = " ".join(sents[i] for i in sorted(order))
         return f"{head} {picked} [{cite(section_hit)}]"
+
+    # --- role blocks: what each role needs to act on the answer ---------------------------------
+
+    def role_blocks(self, query: str, role: Role | None, hits: list[Hit], sources: list[Source],
+                    cite: Callable[[Hit], int], said: str = "") -> str:
+        """Works council: Rechtsgrundlage (norms named in the cited passages) and questions for the
+        employer. Consultant: questions for the client and fitting Umsetzungshilfen. Owner: next
+        steps and fitting aids. Employee: next steps and units to learn more."""
+        if role is None or not hits:
+            return ""
+        title = next((h.title for h in hits[:5] if h.metadata.get("typ") in ("lernsequenz", "umsetzungshilfe")),
+                     hits[0].title)
+        parts: list[str] = []
+        if role is Role.works_council:
+            parts.append(self._legal_block(hits, sources, cite))
+            parts.append(self._pool_block("employer_questions", query, title, said=said))
+        elif role is Role.consultant:
+            parts.append(self._client_questions(query, hits, title, said))
+            parts.append(self._aids_block(hits))
+        elif role is Role.owner:
+            parts.append(self._aids_block(hits))
+        elif role is Role.employee:
+            units = list(dict.fromkeys(h.title for h in hits[:6] if h.metadata.get("typ") == "lernsequenz"))[:2]
+            if units:
+                parts.append(self.texts["learn_more"].format(titles=", ".join(f"„{t}“" for t in units)))
+        parts.append(f"**{self.texts['next_steps_heading']}:** {self.texts['next_steps'][role.value].format(title=title)}")
+        return "\n\n".join(p for p in parts if p)
+
+    def _legal_block(self, hits: list[Hit], sources: list[Source], cite: Callable[[Hit], int]) -> str:
+        """Only norms that stand in a cited passage; if the cited ones name none, the best-ranked
+        passage that does is cited for them."""
+        found: dict[str, int] = {}
+        for src in list(sources):
+            for norm in find_norms(src.text):
+                found.setdefault(norm, src.n)
+        if not found:
+            for h in hits[:5]:
+                norms = find_norms(h.text)
+                if norms:
+                    n = cite(h)
+                    for norm in norms:
+                        found.setdefault(norm, n)
+                    break
+        head = f"**{self.texts['legal_heading']}:**"
+        if not found:
+            return f"{head} {self.texts['legal_none']}"
+        lines = [f"- {norm} [{n}]" for norm, n in list(found.items())[:6]]
+        return head + "\n" + "\n".join(lines)
+
+    def _pool_block(self, key: str, query: str, title: str, k: int = 3, given: list[str] | None = None,
+                    said: str = "") -> str:
+        pool = [q.format(title=title) for q in self.texts[key] if q not in said]
+        picked = list(given or [])[:k]
+        if len(picked) < k:
+            vecs = self.embedder.embed([query] + pool)
+            order = np.argsort(-(vecs[1:] @ vecs[0]))
+            for i in order:
+                if len(picked) >= k:
+                    break
+                if not any(_jaccard(pool[i], x) > 0.35 for x in picked):
+                    picked.append(pool[i])
+        heading = self.texts[key + "_heading"]
+        return f"**{heading}:**\n" + "\n".join(f"- {q}" for q in picked)
+
+    def _client_questions(self, query: str, hits: list[Hit], title: str, said: str = "") -> str:
+        """Questions the course itself suggests for the client (consultant paragraphs), topped up from the pool."""
+        wanted = f"{ROLE_SECTION_PARENT} › {Role.consultant.section}"
+        own: list[str] = []
+        for h in hits[:8]:
+            if str(h.metadata.get("heading_path", "")).endswith(wanted):
+                text = re.sub(r"^.*?:\s*(?=[A-ZÄÖÜ][^:]*\?)", "", h.text.replace("\n", " "), count=1)
+                for q in re.findall(r"[A-ZÄÖÜ][^.!?:]{10,200}\?", text):
+                    if q not in own and q not in said:
+                        own.append(q)
+        return self._pool_block("client_questions", query, title, given=own[:2], said=said)
+
+    def _aids_block(self, hits: list[Hit]) -> str:
+        """Umsetzungshilfen among the hits or linked (verwandt) from the top units."""
+        titles: list[str] = []
+        for h in hits[:8]:
+            if h.metadata.get("typ") == "umsetzungshilfe" and h.title not in titles:
+                titles.append(h.title)
+        related: list[str] = []
+        for h in hits[:3]:
+            v = h.metadata.get("verwandt") or []
+            related += [v] if isinstance(v, str) else list(v)
+        related = [r for r in dict.fromkeys(related) if str(r).startswith("hilfe-")]
+        if related and self.index is not None and len(titles) < 3:
+            for p in self.index.where({"doc_id": {"$in": related}}, limit=len(related) * 4):
+                t = str(p.metadata.get("doc_title", ""))
+                if t and t not in titles:
+                    titles.append(t)
+        if not titles:
+            return ""
+        return f"**{self.texts['aids_heading']}:** " + ", ".join(f"„{t}“" for t in titles[:3])
 
     def _role_section(self, role: Role, hits: list[Hit]) -> Hit | None:
         """The paragraph for this role of the best-ranked unit that has one (top three units first)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,34 +13,50 @@ from ingestion.pipeline import FileResult, IngestReport, ingest
 
 from .answering import Event, ExtractiveAnswerer
 from .embeddings import Embedder, create_embedder
+from .followup import condense_heuristic, role_in_question
 from .index import PassageIndex
 from .prompts import load_extractive
 from .retrieval import Hit, Mode, Retriever
 from .roles import Role
+from .sessions import SessionNotFound, SessionStore, Turn
 from .settings import Settings
 
 log = logging.getLogger("lernbegleiter")
 
 MAX_QUESTION_CHARS = 2000
+SESSION_GONE = ("Diese Unterhaltung gibt es nicht (mehr) – vielleicht wurde sie gelöscht oder ist abgelaufen. "
+                "Bitte beginnen Sie eine neue.")
 
 
 class ChatService:
     def __init__(self, settings: Settings, index: PassageIndex, retriever: Retriever,
-                 answerer: ExtractiveAnswerer) -> None:
+                 answerer: ExtractiveAnswerer, store: SessionStore | None = None, llm: Any = None) -> None:
         self.settings = settings
         self.index = index
         self.retriever = retriever
-        self.answerer = answerer
+        self.extractive = answerer
+        self.store = store
+        self.llm = llm  # assistant.llm.LLMAnswerer when LB_LLM_BASE_URL is set
+        self.answerer = llm or answerer
 
     @classmethod
-    def build(cls, settings: Settings, rebuild: bool = False, embedder: Embedder | None = None) -> ChatService:
+    def build(cls, settings: Settings, rebuild: bool = False, embedder: Embedder | None = None,
+              sessions: bool = True) -> ChatService:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         embedder = embedder or create_embedder(settings.embedder, settings.embedder_threads)
         index = PassageIndex(embedder, settings.collection, str(settings.chroma_path), settings.chroma_url,
                              rebuild=rebuild)
         retriever = Retriever(index, settings.lexical_path / settings.collection)
         answerer = ExtractiveAnswerer(embedder, load_extractive(), index, max_sources=settings.answer_sources)
-        return cls(settings, index, retriever, answerer)
+        store = SessionStore(settings.database_url or f"sqlite:///{settings.data_dir.resolve() / 'sessions.db'}",
+                             settings.retention_days) if sessions else None
+        llm = None
+        if settings.llm_base_url:
+            from .llm import LLMAnswerer  # langchain-openai is an optional extra
+            from .prompts import load_prompts
+
+            llm = LLMAnswerer(settings, load_prompts(), fallback=answerer)
+        return cls(settings, index, retriever, answerer, store, llm)
 
     # --- ingestion --------------------------------------------------------------------------
 
@@ -57,21 +74,106 @@ class ChatService:
                filters: dict[str, Any] | None = None, mode: Mode = "hybrid") -> list[Hit]:
         return self.retriever.search(query, role, k or self.settings.top_k, filters, mode)
 
-    def chat(self, question: str, role: Role | None = None, filters: dict[str, Any] | None = None
-             ) -> Iterator[Event]:
-        """Events: meta, delta..., sources, followups, done; or an error event with a German message."""
+    def open_session(self, session_id: str | None, role: Role | None) -> str | None:
+        """The id of the session to use: the given one (SessionNotFound if unknown or expired) or a new one."""
+        if self.store is None:
+            return None
+        if session_id:
+            self.store.get(session_id)
+            return session_id
+        return self.store.create(role.value if role else None).id
+
+    def standalone(self, question: str, history: list[Turn]) -> str:
+        """The follow-up rewritten into a standalone question (LLM if configured, else the heuristic)."""
+        if not history:
+            return question
+        if self.llm is not None:
+            rewritten = self.llm.condense(history, question)
+            if rewritten:
+                return rewritten
+        return condense_heuristic(question, history)
+
+    def chat(self, question: str, role: Role | None = None, filters: dict[str, Any] | None = None,
+             session_id: str | None = None) -> Iterator[Event]:
+        """Events: meta, delta..., sources, followups, done (notice/reset from an LLM fallback);
+        or an error event with a German message."""
         started = time.perf_counter()
         if not question.strip() or len(question) > MAX_QUESTION_CHARS:
             yield {"event": "error", "data": {"message": f"Bitte eine Frage mit 1 bis {MAX_QUESTION_CHARS} Zeichen stellen."}}
             return
+        question = " ".join(question.split())
         try:
-            hits = self.search(question, role, self.settings.top_k, filters)
-            meta = {"retrieval_ms": round((time.perf_counter() - started) * 1000, 1)}
-            yield from self.answerer.stream(question, role, hits, meta, idf=self.retriever.lexical().idf)
+            sid = self.open_session(session_id, role)
+        except SessionNotFound:
+            yield {"event": "error", "data": {"message": SESSION_GONE}}
+            return
+        answer: list[str] = []
+        record: dict[str, Any] = {}
+        completed = False
+        try:
+            history = self.store.history(sid, self.settings.history_turns) if self.store and sid else []
+            turn_role = role_in_question(question) or role
+            if turn_role is None and self.store and sid:
+                stored = self.store.get(sid).role
+                turn_role = Role(stored) if stored else None
+            standalone = self.standalone(question, history)
+            store_ms = (time.perf_counter() - started) * 1000
+            if self.store and sid:
+                t = time.perf_counter()
+                self.store.add_message(sid, "user", question, standalone_question=standalone,
+                                       role=turn_role.value if turn_role else None)
+                if role is not None:  # a role named only in the question counts for this turn alone
+                    self.store.touch(sid, role.value)
+                store_ms += (time.perf_counter() - t) * 1000
+            message_id = uuid.uuid4().hex
+            t = time.perf_counter()
+            hits = self.search(standalone, turn_role, self.settings.top_k, filters)
+            meta = {"session_id": sid, "message_id": message_id, "standalone_question": standalone,
+                    "retrieval_ms": round((time.perf_counter() - t) * 1000, 1), "store_ms": round(store_ms, 1)}
+            kwargs: dict[str, Any] = {"idf": self.retriever.lexical().idf}
+            if self.llm is not None:
+                kwargs["history"] = [(h.standalone_question, h.answer) for h in history]
+            for ev in self.answerer.stream(standalone, turn_role, hits, meta, **kwargs):
+                kind = ev["event"]
+                if kind == "meta":
+                    ev = {"event": "meta", "data": {**ev["data"], "question": question}}
+                    record = {"answerer": ev["data"].get("answerer"), "prompt": ev["data"].get("prompt")}
+                elif kind == "delta":
+                    answer.append(ev["data"]["text"])
+                elif kind == "reset":
+                    answer.clear()
+                elif kind == "meta_update":
+                    record.update(ev["data"])
+                    continue
+                elif kind == "sources":
+                    record["sources"] = ev["data"]
+                elif kind == "done":
+                    record["answerable"] = ev["data"].get("answerable")
+                    ev = {"event": "done", "data": {**ev["data"], "message_id": message_id}}
+                    completed = True
+                    if self.store and sid:  # stored before `done` goes out, so feedback can follow at once
+                        self._store_answer(sid, message_id, "".join(answer), turn_role, standalone, record, True)
+                        record["stored"] = True
+                yield ev
         except Exception:  # the user sees a German message; the log gets the type, not the text
             log.exception("chat failed")
             yield {"event": "error", "data": {"message": "Bei der Beantwortung ist ein interner Fehler aufgetreten. "
                                                          "Bitte versuchen Sie es erneut."}}
+        finally:  # a stream cut by the client still leaves its partial answer in the session
+            if self.store and sid and answer and not record.get("stored") and not completed:
+                try:
+                    self._store_answer(sid, message_id, "".join(answer), turn_role, standalone, record, False)
+                except Exception:
+                    log.exception("storing a partial answer failed")
+
+    def _store_answer(self, sid: str, message_id: str, text: str, role: Role | None, standalone: str,
+                      record: dict[str, Any], complete: bool) -> None:
+        sources = [{k: s.get(k) for k in ("n", "id", "title", "heading_path", "page", "source", "label", "doc_id")}
+                   for s in record.get("sources") or []]
+        self.store.add_message(sid, "assistant", text, message_id=message_id, standalone_question=standalone,
+                               role=role.value if role else None, answerer=record.get("answerer"),
+                               prompt=record.get("prompt"), answerable=record.get("answerable"),
+                               complete=complete, sources=sources)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -81,4 +183,11 @@ class ChatService:
             "index": {"backend": "chroma-server" if self.settings.chroma_url else "chroma-embedded",
                       "collection": self.settings.collection},
             "answerer": self.answerer.name,
+            "llm": self.llm.health() if self.llm is not None else {"configured": False, "state": "off"},
+            "sessions": {"backend": self.store.backend if self.store else None,
+                         "retention_days": self.settings.retention_days},
         }
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()

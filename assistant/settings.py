@@ -29,6 +29,28 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # conversations (sessions, feedback)
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite file under data_dir if unset.")
+    retention_days: int = Field(30, ge=1, description="Sessions idle longer than this are erased.")
+    history_turns: int = Field(3, description="Previous question/answer pairs used to understand a follow-up.")
+
+    # web
+    cors_origins: str = Field("", description="Comma-separated origins allowed to call /api/* cross-origin.")
+    rate_limit_per_minute: int = Field(30, description="Chat requests per client and minute; 0 disables.")
+
+    # optional LLM: any OpenAI-compatible chat endpoint
+    llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:11434/v1 (Ollama)")
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str = "not-needed"
+    llm_timeout: float = Field(60.0, description="Seconds for the whole LLM answer.")
+    llm_first_token_timeout: float = Field(20.0, description="Seconds until the first token arrives.")
+    llm_temperature: float = 0.2
+    llm_max_tokens: int = 600
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"

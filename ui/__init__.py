@@ -1,0 +1,1 @@
+"""User interfaces: the embeddable widget (static files) and the Gradio tutor app."""
