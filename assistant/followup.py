@@ -11,9 +11,12 @@ The documented heuristic (used when no LLM is configured, or when the LLM's rewr
      daran, darauf, damit, dazu, hierzu, es, ...).
 2. The topic is the anchor: the last question of the conversation that was NOT itself a
    follow-up (so chains of follow-ups keep the original topic instead of growing).
-3. The standalone question is the follow-up plus its anchor:
-   "Gilt das auch für Azubis? (bezogen auf: Wer entscheidet über Leistungskontrolle mit KI?)"
-   Retrieval then sees the words of both.
+3. The standalone question is the follow-up plus the anchor's topic nouns (capitalised content
+   words, without generic words such as "KI" and without role names; the whole anchor when it has
+   none): "Gilt das auch für Azubis? (bezogen auf: Leistungskontrolle)". Only nouns, so that the
+   follow-up's own words still dominate retrieval. (Tried and dropped: adding the whole anchor
+   question, or the title of the previous answer's first source; both made every follow-up
+   retrieve the previous turn's passages again.)
 
 A role named in the question ("... für uns als Betriebsrat?") is detected by role_in_question()
 and used for that turn.
@@ -75,6 +78,20 @@ def anchor(history: Sequence[Turn]) -> str | None:
     return history[0].question if history else None
 
 
+def topic_nouns(text: str, limit: int = 5) -> list[str]:
+    """Capitalised content words of a question ("KI-Tool", "Einsatzplanung"), generic and role words left out."""
+    content = set(content_words(text))
+    out: list[str] = []
+    for tok in re.findall(r"[A-ZÄÖÜ][\wÄÖÜäöüß]*(?:-[\wÄÖÜäöüß]+)*", text):
+        parts = [p.lower() for p in tok.split("-")]
+        meaningful = [p for p in parts if p in content and stem(p) not in _GENERIC]
+        if not meaningful or any(rx.fullmatch(tok) for _, rx in _ROLE_WORDS):
+            continue
+        if tok not in out:
+            out.append(tok)
+    return out[:limit]
+
+
 def condense_heuristic(question: str, history: Sequence[Turn]) -> str:
     """The standalone form of `question` (unchanged when it is not a follow-up)."""
     q = " ".join(question.split())
@@ -83,7 +100,9 @@ def condense_heuristic(question: str, history: Sequence[Turn]) -> str:
     topic = anchor(history)
     if not topic:
         return q
-    return f"{q} (bezogen auf: {topic.rstrip('?. ')})"
+    nouns = [n for n in topic_nouns(topic) if n.lower() not in q.lower()]
+    about = ", ".join(nouns) if nouns else topic.rstrip("?. ")
+    return f"{q} (bezogen auf: {about})"
 
 
 def role_in_question(question: str) -> Role | None:

@@ -80,6 +80,7 @@ class Turn:
     standalone_question: str
     answer: str
     role: str | None
+    topic_title: str | None = None  # title of the first source the answer cited
 
 
 class SessionStore:
@@ -183,7 +184,9 @@ class SessionStore:
             if m.kind == "user":
                 pending = m
             elif pending is not None:
-                out.append(Turn(pending.text, pending.standalone_question or pending.text, m.text, m.role))
+                first = (m.sources or [{}])[0]
+                out.append(Turn(pending.text, pending.standalone_question or pending.text, m.text, m.role,
+                                first.get("title") if isinstance(first, dict) else None))
                 pending = None
         return out[-turns:]
 
