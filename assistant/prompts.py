@@ -106,12 +106,15 @@ class TaskSpec:
     placeholders: frozenset[str]          # allowed in the task file
     required: frozenset[str]              # must appear in the task file
     role_system: bool = True              # sent after the role's system prompt; False: the task text alone
+    defaults: tuple[tuple[str, str], ...] = ()  # values of optional placeholders when none is given
 
 
 TASKS: dict[str, TaskSpec] = {
-    "answer": TaskSpec(frozenset({"question", "passages", "history"}), frozenset({"question", "passages"})),
+    "answer": TaskSpec(frozenset({"question", "passages", "history"}), frozenset({"question", "passages"}),
+                       defaults=(("history", "(kein bisheriger Verlauf)"),)),
     "condense": TaskSpec(frozenset({"history", "question"}), frozenset({"history", "question"}), role_system=False),
-    "decline": TaskSpec(frozenset({"question", "topics"}), frozenset({"question"}), role_system=False),
+    "decline": TaskSpec(frozenset({"question", "topics"}), frozenset({"question"}), role_system=False,
+                        defaults=(("topics", "(keine)"),)),
 }
 
 _COMMENT = re.compile(r"<!--.*?-->\s*", re.DOTALL)
@@ -159,6 +162,7 @@ class PromptSet:
         if undeclared:
             raise PromptError(f"task '{task}' has no placeholder(s) {sorted(undeclared)}; "
                               f"allowed: {sorted(spec.placeholders)}")
+        values = {**dict(spec.defaults), **values}
         missing = task_file.placeholders - set(values)
         if missing:
             raise PromptError(f"{task_file.path}: no value given for placeholder(s) {sorted(missing)}")

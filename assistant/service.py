@@ -15,7 +15,7 @@ from .answering import Event, ExtractiveAnswerer
 from .embeddings import Embedder, create_embedder
 from .followup import condense_heuristic, role_in_question
 from .index import PassageIndex
-from .prompts import load_extractive
+from .prompts import load_extractive, load_prompts
 from .retrieval import Hit, Mode, Retriever
 from .roles import Role
 from .sessions import SessionNotFound, SessionStore, Turn
@@ -50,12 +50,12 @@ class ChatService:
         answerer = ExtractiveAnswerer(embedder, load_extractive(), index, max_sources=settings.answer_sources)
         store = SessionStore(settings.database_url or f"sqlite:///{settings.data_dir.resolve() / 'sessions.db'}",
                              settings.retention_days) if sessions else None
+        prompts = load_prompts()  # validated at every start-up, also when no LLM is configured
         llm = None
         if settings.llm_base_url:
-            from .llm import LLMAnswerer  # langchain-openai is an optional extra
-            from .prompts import load_prompts
+            from .llm import build_answerer  # langchain-openai is the optional extra `llm`
 
-            llm = LLMAnswerer(settings, load_prompts(), fallback=answerer)
+            llm = build_answerer(settings, answerer, prompts)  # loads and validates prompts/ (start-up stops on error)
         return cls(settings, index, retriever, answerer, store, llm)
 
     # --- ingestion --------------------------------------------------------------------------
@@ -88,7 +88,7 @@ class ChatService:
         if not history:
             return question
         if self.llm is not None:
-            rewritten = self.llm.condense(history, question)
+            rewritten = self.llm.condense([(h.standalone_question, h.answer) for h in history], question)
             if rewritten:
                 return rewritten
         return condense_heuristic(question, history)
@@ -142,6 +142,10 @@ class ChatService:
                     answer.append(ev["data"]["text"])
                 elif kind == "reset":
                     answer.clear()
+                elif kind == "notice" and isinstance(ev["data"].get("fallback"), dict):
+                    fb = ev["data"]["fallback"]  # the extractive answer replaced the LLM's: record what answered
+                    record.update({k: fb[k] for k in ("answerer", "prompt") if fb.get(k)})
+                    ev = {"event": "notice", "data": {"message": ev["data"]["message"]}}
                 elif kind == "meta_update":
                     record.update(ev["data"])
                     continue

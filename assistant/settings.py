@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     llm_first_token_timeout: float = Field(20.0, description="Seconds until the first token arrives.")
     llm_temperature: float = 0.2
     llm_max_tokens: int = 600
+    llm_system_in_user: bool = Field(False, description="Fold the system prompt into the first user turn "
+                                                        "(models without a system role, e.g. base Gemma GGUFs).")
 
     @property
     def cors_origin_list(self) -> list[str]:
