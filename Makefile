@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export LB_DATA_DIR ?= data
 
-.PHONY: run install ingest serve test eval clean
+.PHONY: run install ingest serve test eval clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,13 @@ run: ingest serve
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-eval: $(VENV)/.installed-test
-	$(BIN)/python -m evals.run_seeds
+eval: $(VENV)/.installed
+	$(BIN)/python -m evals.run
+
+# Performance benchmarks (~20-30 min on 2 cores; BENCH_QUICK=1 for a few minutes): evals/results/bench.md + .json
+bench: $(VENV)/.installed
+	$(BIN)/python -c "import httpx, reportlab" 2>/dev/null || $(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) data
