@@ -286,7 +286,7 @@ METHOD = """## How this was measured
   up the seconds it spends. PDFs: {pages} A4 pages of German text (course sentences and template sentences about KI
   in trades) written with reportlab (Helvetica, headings, page-number footers, ~2,000+ characters a page);
   parse rate = `ingestion.loaders.load` + `chunk_document` over all of them; end to end over the first
-  {e2e_pages} pages (whole files). Set `BENCH_PDF_E2E_PAGES` to run all pages end to end.
+  {e2e_pages} pages (whole files of 50 pages; `BENCH_PDF_E2E_PAGES` sets how many).
 - **Scale indexes (1k / 10k / 100k chunks)**: embedding 100k real passages with USE on 2 cores would take hours
   (see the embedder rate), so passage vectors are *composed*: a pool of {sentences} distinct German sentences
   ({corpus_topics} topics from corpus/ – real course text – plus template sentences on trade × KI-theme topics,

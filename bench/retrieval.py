@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .common import index_size, proc_status, questions, summary_ms, write_json
-from .synth import HEADINGS, LookupEmbedder, Pool, compose, passages
+from .synth import LookupEmbedder, Pool, compose, passages
 
 
 def build_scale(pool: Pool, real_embedder, n: int, data_dir: Path, batch: int = 5000) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """`make bench` / `python -m bench.run`: all benchmarks, results in evals/results/bench.md and bench.json.
 
-BENCH_QUICK=1   small sizes for development (a few minutes); results go to the work dir, not evals/results,
-                unless BENCH_OUT is set.
+BENCH_QUICK=1   small sizes for development (a few minutes); results go to $TMPDIR/lb-bench-quick.md/.json,
+                not evals/results, unless BENCH_OUT is set.
 BENCH_OUT       output path without suffix (default evals/results/bench).
 BENCH_ONLY      comma list of steps to run: ingest, chat, scale (chat needs ingest's corpus index).
 LB_*            harmless LB_ settings are passed on (e.g. LB_EMBEDDER_THREADS=1) and named in the report;
@@ -26,7 +26,7 @@ from typing import Any
 from .common import QUICK, RESULTS, ROOT, child_env, lb_overrides, log, machine, write_json
 from .report import render, verdicts
 
-FULL = {"pages": 2000, "e2e_pages": 300, "embed_passages": 64, "sizes": "1000,10000,100000", "queries": 300, "rounds": 3,
+FULL = {"pages": 2000, "e2e_pages": 2000, "embed_passages": 64, "sizes": "1000,10000,100000", "queries": 450, "rounds": 3,
         "synthetic_topics": 120, "per_topic": 20, "single": 50, "clients": 50, "seconds": 60}
 SMALL = {"pages": 100, "e2e_pages": 50, "embed_passages": 16, "sizes": "1000,5000", "queries": 60, "rounds": 2,
          "synthetic_topics": 20, "per_topic": 15, "single": 10, "clients": 10, "seconds": 15}
@@ -78,7 +78,7 @@ def main() -> int:
     work = Path(os.environ.get("BENCH_WORK") or tempfile.mkdtemp(prefix="lb-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     out_base = Path(os.environ["BENCH_OUT"]) if os.environ.get("BENCH_OUT") else (
-        work / "bench-quick" if QUICK else RESULTS / "bench")
+        Path(tempfile.gettempdir()) / "lb-bench-quick" if QUICK else RESULTS / "bench")
     started = time.perf_counter()
     res: dict[str, Any] = {"quick": QUICK, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
                            "git": _git(), "config": cfg, "lb_overrides": lb_overrides(), "work_dir": str(work), "errors": {}, "step_s": {}}
