@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
-import time
-from collections import deque
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -18,9 +18,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 from sse_starlette.sse import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .deps import Service
+from .guards import BodyGuard, ErrorGuard, log_failure
+from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
 from .roles import Role, parse_role
 from .service import MAX_QUESTION_CHARS, SESSION_GONE, ChatService
 from .sessions import MessageNotFound, SessionNotFound
@@ -31,10 +36,27 @@ UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 PURGE_EVERY_S = 3600
 
 
+SESSION_ID = r"^[A-Za-z0-9_-]+$"  # secrets.token_urlsafe; anything else cannot be a session
+_SESSION_ID = re.compile(SESSION_ID)
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL rejects it) and lone surrogates (not UTF-8)
+UNKNOWN_ROLE = ("Unbekannte Rolle. Erlaubt sind: " + ", ".join(f"{r.value} ({r.label})" for r in Role) + ".")
+
+
+def _clean(v: str | None) -> str | None:
+    if v is not None and _BAD_CHARS.search(v):
+        raise PydanticCustomError("bad_chars", "text contains NUL or a lone surrogate")
+    return v
+
+
 class Filters(BaseModel):
-    baustein: str | None = None
-    typ: str | None = None
-    source: str | None = None
+    baustein: str | None = Field(None, max_length=200)
+    typ: str | None = Field(None, max_length=200)
+    source: str | None = Field(None, max_length=1000)
+
+    @field_validator("baustein", "typ", "source")
+    @classmethod
+    def _no_bad_chars(cls, v: str | None) -> str | None:
+        return _clean(v)
 
 
 class _RoleMixin(BaseModel):
@@ -43,7 +65,10 @@ class _RoleMixin(BaseModel):
     @field_validator("role")
     @classmethod
     def _known_role(cls, v: str | None) -> str | None:
-        parse_role(v)  # raises ValueError with a German message
+        try:
+            parse_role(v)
+        except ValueError:  # parse_role's message repeats the value: never echo input
+            raise ValueError(UNKNOWN_ROLE) from None
         return v or None
 
     def role_enum(self) -> Role | None:
@@ -53,11 +78,12 @@ class _RoleMixin(BaseModel):
 class ChatRequest(_RoleMixin):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     filters: Filters | None = None
-    session_id: str | None = Field(None, max_length=64)
+    session_id: str | None = Field(None, max_length=64, pattern=SESSION_ID)
 
     @field_validator("question")
     @classmethod
     def _not_blank(cls, v: str) -> str:
+        _clean(v)
         if not v.strip():
             raise ValueError("Die Frage ist leer.")
         return v.strip()
@@ -69,44 +95,34 @@ class SearchRequest(_RoleMixin):
     filters: Filters | None = None
     mode: Literal["hybrid", "lexical", "dense"] = "hybrid"
 
+    @field_validator("query")
+    @classmethod
+    def _no_bad_chars(cls, v: str) -> str:
+        return _clean(v)
+
 
 class SessionRequest(_RoleMixin):
     pass
 
 
 class FeedbackRequest(BaseModel):
-    session_id: str = Field(min_length=1, max_length=64)
-    message_id: str = Field(min_length=1, max_length=32)
+    session_id: str = Field(min_length=1, max_length=64, pattern=SESSION_ID)
+    message_id: str = Field(min_length=1, max_length=32, pattern=SESSION_ID)
     rating: Literal["up", "down"]
     remark: str | None = Field(None, max_length=1000)
     wrong_sources: list[int] = Field(default_factory=list, max_length=20)
 
-
-class RateLimiter:
-    """Sliding one-minute window per client, in memory only: the client key is never stored or logged."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.hits: dict[int, deque[float]] = {}
-
-    def retry_after(self, client: str) -> int:
-        """0 when the request may pass, else seconds to wait."""
-        if self.per_minute <= 0:
-            return 0
-        now = time.monotonic()
-        q = self.hits.setdefault(hash(client), deque())
-        while q and now - q[0] > 60:
-            q.popleft()
-        if len(q) >= self.per_minute:
-            return max(1, int(60 - (now - q[0])) + 1)
-        q.append(now)
-        if len(self.hits) > 10000:  # forget idle clients
-            self.hits = {k: v for k, v in self.hits.items() if v and now - v[-1] < 60}
-        return 0
+    @field_validator("remark")
+    @classmethod
+    def _no_bad_chars(cls, v: str | None) -> str | None:
+        return _clean(v)
 
 
 def _german(err: dict[str, Any]) -> str:
+    """A German sentence for one validation error; it names the field but never repeats the input."""
     where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "Anfrage"
+    if not re.fullmatch(r"[A-Za-z0-9_.]{1,60}", where):
+        where = "Anfrage"
     kind = err.get("type", "")
     if kind == "missing":
         return f"Feld „{where}“ fehlt."
@@ -118,7 +134,9 @@ def _german(err: dict[str, Any]) -> str:
         return f"Feld „{where}“ ist zu lang (höchstens {err.get('ctx', {}).get('max_length')} Zeichen)."
     if kind in ("greater_than_equal", "less_than_equal"):
         return f"Feld „{where}“ liegt außerhalb des erlaubten Bereichs."
-    if kind == "value_error":
+    if kind in ("bad_chars", "string_unicode"):
+        return f"Feld „{where}“ enthält unzulässige Zeichen (z. B. Nullzeichen)."
+    if kind == "value_error":  # our validators' German messages; they never repeat the input
         return str(err.get("ctx", {}).get("error") or err.get("msg"))
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"Feld „{where}“ hat den falschen Typ."
@@ -141,27 +159,31 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
             svc.close()
 
     app = FastAPI(title="KI-Lernbegleiter", version="0.1.0", lifespan=lifespan)
-    limiter = RateLimiter(settings.rate_limit_per_minute)
+    # ASGI middlewares, the last added runs first: ErrorGuard > ProxyHeaders > CORS > RateLimit > BodyGuard
+    app.add_middleware(BodyGuard, api_max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, limits=RateLimits(budgets_from(settings), settings.redis_url))
     if settings.cors_origin_list:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type"], max_age=600)
+    if settings.trusted_proxy_list:  # X-Forwarded-For is believed from these peers only
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
+    app.add_middleware(ErrorGuard)
 
     def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse(status_code=status, content={"error": message}, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        message = " ".join(dict.fromkeys(_german(e) for e in errors))
-        return JSONResponse(status_code=422, content={"error": message,
-                                                      "details": json.loads(json.dumps(errors, default=str))})
+        message = " ".join(dict.fromkeys(_german(e) for e in exc.errors()))  # no details: never echo input
+        return _error(422, message or "Die Anfrage ist ungültig.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in ("allow", "retry-after")}
+        return _error(exc.status_code, HTTP_ERRORS.get(exc.status_code, HTTP_ERROR_OTHER), headers or None)
 
     @app.post("/api/chat", response_model=None)
-    def chat(req: ChatRequest, request: Request, svc: Service) -> EventSourceResponse | JSONResponse:
-        wait = limiter.retry_after(request.client.host if request.client else "-")
-        if wait:
-            return _error(429, f"Zu viele Fragen in kurzer Zeit. Bitte warten Sie {wait} Sekunden und versuchen "
-                               "Sie es dann erneut.", {"Retry-After": str(wait)})
+    def chat(req: ChatRequest, svc: Service) -> EventSourceResponse | JSONResponse:
         try:  # an unknown session is answered before the stream starts
             session_id = svc.open_session(req.session_id, req.role_enum())
         except SessionNotFound:
@@ -180,8 +202,13 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
         return {"hits": [{"id": h.id, "text": h.text, "score": h.score, "metadata": h.metadata} for h in hits]}
 
     @app.get("/api/health")
-    def health(svc: Service) -> dict[str, Any]:
-        return svc.health()
+    def health(request: Request, svc: Service) -> dict[str, Any]:
+        """Public: state only. With `Authorization: Bearer <LB_ADMIN_TOKEN>`: the details (URLs without
+        credentials, model, collection)."""
+        h = svc.health()
+        if _is_admin(request, settings.admin_token):
+            return _admin_health(h, settings)
+        return _public_health(h)
 
     # --- sessions and feedback ------------------------------------------------------------
 
@@ -200,6 +227,8 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
 
     @app.get("/api/sessions/{session_id}", response_model=None)
     def export_session(session_id: str, svc: Service) -> dict[str, Any] | JSONResponse:
+        if not _valid_session_id(session_id):
+            return _error(404, SESSION_GONE)
         try:
             return _store(svc).export(session_id)
         except SessionNotFound:
@@ -207,6 +236,8 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
 
     @app.delete("/api/sessions/{session_id}", status_code=204, response_model=None)
     def delete_session(session_id: str, svc: Service) -> Response:
+        if not _valid_session_id(session_id):
+            return _error(404, SESSION_GONE)
         try:
             _store(svc).delete(session_id)
         except SessionNotFound:
@@ -249,6 +280,73 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
     return app
 
 
+HTTP_ERRORS = {
+    400: "Die Anfrage konnte nicht gelesen werden.",
+    401: "Für diese Anfrage ist eine Anmeldung nötig.",
+    403: "Diese Anfrage ist nicht erlaubt.",
+    404: "Diese Adresse gibt es nicht.",
+    405: "Diese Methode ist für diese Adresse nicht erlaubt.",
+    406: "Dieses Antwortformat wird nicht unterstützt.",
+    413: "Die Anfrage ist zu groß.",
+    415: "Bitte senden Sie die Anfrage als JSON (Content-Type: application/json).",
+    422: "Die Anfrage ist ungültig.",
+    429: "Zu viele Anfragen in kurzer Zeit. Bitte warten Sie einen Moment.",
+    500: "Es ist ein interner Fehler aufgetreten. Bitte versuchen Sie es später erneut.",
+    503: "Der Dienst ist gerade nicht verfügbar. Bitte versuchen Sie es später erneut.",
+}
+HTTP_ERROR_OTHER = "Die Anfrage konnte nicht bearbeitet werden."
+
+
+def _valid_session_id(session_id: str) -> bool:
+    return 0 < len(session_id) <= 64 and bool(_SESSION_ID.match(session_id))
+
+
+def _is_admin(request: Request, token: str | None) -> bool:
+    if not token:
+        return False
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def _public_health(h: dict[str, Any]) -> dict[str, Any]:
+    """What anybody may see: no URLs, no model or collection names, no error details."""
+    llm = h.get("llm") or {}
+    sessions = h.get("sessions") or {}
+    return {"status": h.get("status"), "passages": h.get("passages"), "embedder": h.get("embedder"),
+            "answerer": str(h.get("answerer", "")).split(":", 1)[0],
+            "llm": {"configured": bool(llm.get("configured")), "state": llm.get("state")},
+            "sessions": {"backend": sessions.get("backend"), "retention_days": sessions.get("retention_days")}}
+
+
+def redact_url(url: str | None) -> str | None:
+    """scheme://host:port/path: user, password, query and fragment removed."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        u = urlsplit(url)
+        host = u.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = host + (f":{u.port}" if u.port else "")
+    except ValueError:
+        return "(ungültige URL)"
+    return urlunsplit((u.scheme, netloc, u.path, "", ""))
+
+
+def _admin_health(h: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    out = json.loads(json.dumps(h, default=str))
+    llm = out.get("llm") or {}
+    if "base_url" in llm:
+        llm["base_url"] = redact_url(llm["base_url"])
+    out["index"] = {**(out.get("index") or {}), "chroma_url": redact_url(settings.chroma_url)}
+    out["sessions"] = {**(out.get("sessions") or {}), "database_url": redact_url(settings.database_url)}
+    out["rate_limits"] = budgets_from(settings)
+    return out
+
+
 async def _purge_loop(svc: ChatService) -> None:
     """Erase sessions past the retention period: at start, then every hour."""
     while True:
@@ -256,8 +354,8 @@ async def _purge_loop(svc: ChatService) -> None:
             n = await asyncio.to_thread(svc.store.purge_expired)
             if n:
                 log.info("purged %d expired session(s)", n)
-        except Exception:
-            log.exception("session purge failed")
+        except Exception as exc:
+            log_failure(log, "session purge failed", exc)
         await asyncio.sleep(PURGE_EVERY_S)
 
 

@@ -135,9 +135,21 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None,
         err.print(f"[red]Fehler:[/red] {e}")
         raise typer.Exit(2) from None
     out.print(f"KI-Lernbegleiter läuft auf http://{host or settings.host}:{port or settings.port}")
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer; the app itself
+    # applies it for LB_TRUSTED_PROXIES only
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info",
-                access_log=False)
+                access_log=False, proxy_headers=False, server_header=False)
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+
+    from .settings import settings_error_de
+
+    try:
+        app()
+    except ValidationError as e:  # an invalid LB_* variable: one German line, no traceback
+        if e.title != Settings.__name__:
+            raise
+        err.print(settings_error_de(e), markup=False, highlight=False)
+        sys.exit(2)

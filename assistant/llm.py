@@ -89,7 +89,7 @@ def _classify(err: BaseException) -> LLMError:
         return LLMError("unreachable", f"HTTP {err.status_code}")
     if isinstance(err, (openai.APIConnectionError, httpx.HTTPError, OSError)):
         return LLMError("unreachable", name)
-    return LLMError("unreachable", f"{name}: {str(err)[:200]}")
+    return LLMError("unreachable", name)  # not str(err): it may quote the request (question text)
 
 
 # --- client -----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -14,6 +15,7 @@ from ingestion.pipeline import FileResult, IngestReport, ingest
 from .answering import Event, ExtractiveAnswerer
 from .embeddings import Embedder, create_embedder
 from .followup import condense_heuristic, role_in_question
+from .guards import log_failure
 from .index import PassageIndex
 from .prompts import load_extractive, load_prompts
 from .retrieval import Hit, Mode, Retriever
@@ -24,6 +26,7 @@ from .settings import Settings
 log = logging.getLogger("lernbegleiter")
 
 MAX_QUESTION_CHARS = 2000
+BAD_CHARS = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL rejects it), lone surrogates (not UTF-8)
 SESSION_GONE = ("Diese Unterhaltung gibt es nicht (mehr) – vielleicht wurde sie gelöscht oder ist abgelaufen. "
                 "Bitte beginnen Sie eine neue.")
 
@@ -101,6 +104,9 @@ class ChatService:
         if not question.strip() or len(question) > MAX_QUESTION_CHARS:
             yield {"event": "error", "data": {"message": f"Bitte eine Frage mit 1 bis {MAX_QUESTION_CHARS} Zeichen stellen."}}
             return
+        if BAD_CHARS.search(question) or (session_id and BAD_CHARS.search(session_id)):
+            yield {"event": "error", "data": {"message": "Die Frage enthält unzulässige Zeichen."}}
+            return
         question = " ".join(question.split())
         try:
             sid = self.open_session(session_id, role)
@@ -159,16 +165,16 @@ class ChatService:
                         self._store_answer(sid, message_id, "".join(answer), turn_role, standalone, record, True)
                         record["stored"] = True
                 yield ev
-        except Exception:  # the user sees a German message; the log gets the type, not the text
-            log.exception("chat failed")
+        except Exception as exc:  # the user sees a German message; the log gets the type, never the message
+            log_failure(log, "chat failed", exc)
             yield {"event": "error", "data": {"message": "Bei der Beantwortung ist ein interner Fehler aufgetreten. "
                                                          "Bitte versuchen Sie es erneut."}}
         finally:  # a stream cut by the client still leaves its partial answer in the session
             if self.store and sid and answer and not record.get("stored") and not completed:
                 try:
                     self._store_answer(sid, message_id, "".join(answer), turn_role, standalone, record, False)
-                except Exception:
-                    log.exception("storing a partial answer failed")
+                except Exception as exc:
+                    log_failure(log, "storing a partial answer failed", exc)
 
     def _store_answer(self, sid: str, message_id: str, text: str, role: Role | None, standalone: str,
                       record: dict[str, Any], complete: bool) -> None:

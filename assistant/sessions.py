@@ -84,12 +84,14 @@ class Turn:
 
 
 class SessionStore:
-    def __init__(self, url: str, retention_days: int = 30) -> None:
+    def __init__(self, url: str, retention_days: int = 30, sqlite_timeout: float = 30) -> None:
         self.url = url
         self.retention_days = retention_days
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        # SQL parameters (question text, session ids) must never reach a log: SQLAlchemy puts them into
+        # the message of every database error unless hide_parameters is set
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": sqlite_timeout}
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
@@ -196,8 +198,9 @@ class SessionStore:
                      wrong_sources: list[int] | None = None) -> str:
         fid = uuid.uuid4().hex
         with self._sessions.begin() as db:
-            if db.get(ChatSession, session_id) is None:
-                raise SessionNotFound(session_id)
+            s = db.get(ChatSession, session_id)
+            if s is None or s.updated_at < _now() - timedelta(days=self.retention_days):
+                raise SessionNotFound(session_id)  # an expired session is gone, even before the purge ran
             m = db.get(Message, message_id)
             if m is None or m.session_id != session_id or m.kind != "assistant":
                 raise MessageNotFound(message_id)

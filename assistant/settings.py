@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,7 +37,18 @@ class Settings(BaseSettings):
 
     # web
     cors_origins: str = Field("", description="Comma-separated origins allowed to call /api/* cross-origin.")
-    rate_limit_per_minute: int = Field(30, description="Chat requests per client and minute; 0 disables.")
+    rate_limit_per_minute: int = Field(30, ge=0, description="Chat requests per client and minute; 0 disables.")
+    rate_limit_search_per_minute: int = Field(60, ge=0, description="POST /api/search per client and minute.")
+    rate_limit_sessions_per_minute: int = Field(20, ge=0, description="POST /api/sessions per client and minute.")
+    rate_limit_feedback_per_minute: int = Field(30, ge=0, description="POST /api/feedback per client and minute.")
+    rate_limit_tutor_per_minute: int = Field(120, ge=0, description="POSTs to the tutor (/tutor) per client and "
+                                                                   "minute.")
+    redis_url: str | None = Field(None, description="Storage of the rate limits shared by several processes "
+                                                    "(redis://...; needs the `redis` extra); in memory if unset.")
+    trusted_proxies: str = Field("", description="Comma-separated IPs/CIDRs of reverse proxies whose "
+                                                 "X-Forwarded-For names the client; nobody else is believed.")
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body under /api (413 beyond).")
+    admin_token: str | None = Field(None, description="Bearer token that unlocks the details of GET /api/health.")
 
     # optional LLM: any OpenAI-compatible chat endpoint
     llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:11434/v1 (Ollama)")
@@ -49,6 +61,21 @@ class Settings(BaseSettings):
     llm_system_in_user: bool = Field(False, description="Fold the system prompt into the first user turn "
                                                         "(models without a system role, e.g. base Gemma GGUFs).")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: str) -> str:
+        for item in v.split(","):
+            if item.strip():
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError:
+                    raise ValueError("IP-Adressen oder Netze (CIDR) durch Kommas getrennt erwartet") from None
+        return v
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
@@ -60,3 +87,29 @@ class Settings(BaseSettings):
     @property
     def lexical_path(self) -> Path:
         return self.data_dir / "lexical"
+
+_EXPECTED = {
+    "int_parsing": "ganze Zahl erwartet", "int_from_float": "ganze Zahl erwartet",
+    "float_parsing": "Zahl erwartet", "bool_parsing": "true oder false erwartet",
+    "greater_than_equal": "mindestens {ge} erwartet", "greater_than": "größer als {gt} erwartet",
+    "less_than_equal": "höchstens {le} erwartet", "less_than": "kleiner als {lt} erwartet",
+    "string_type": "Text erwartet", "url_parsing": "URL erwartet",
+}
+
+
+def settings_error_de(exc: ValidationError) -> str:
+    """One German line naming each invalid LB_* variable; its value is never repeated (it may be a secret)."""
+    parts = []
+    for e in exc.errors(include_input=False, include_url=False):
+        name = "LB_" + "_".join(str(x) for x in e.get("loc", ())[:1]).upper()
+        ctx = e.get("ctx") or {}
+        if e.get("type") == "value_error":
+            what = str(ctx.get("error") or "ungültiger Wert")
+        else:
+            template = _EXPECTED.get(e.get("type", ""), "ungültiger Wert")
+            try:
+                what = template.format(**{k: str(v) for k, v in ctx.items()})
+            except (KeyError, IndexError):
+                what = "ungültiger Wert"
+        parts.append(f"Ungültige Einstellung {name}: {what}.")
+    return " ".join(dict.fromkeys(parts)) or "Ungültige Einstellung."

@@ -363,8 +363,10 @@ def _guarded(turns: Iterator[Turn], fallback: Turn) -> Iterator[Turn]:
     try:
         for last in turns:
             yield last
-    except Exception:
-        log.exception("tutor chat failed")
+    except Exception as exc:
+        from assistant.guards import log_failure  # type and place only: the message may quote the question
+
+        log_failure(log, "tutor chat failed", exc)
         last.error = INTERNAL_ERROR
         yield last
 
@@ -583,6 +585,7 @@ def mount_tutor(app: FastAPI, get_service: Callable[[], ChatService]) -> FastAPI
     return gr.mount_gradio_app(
         app, build_tutor(get_service), path=PATH, footer_links=[], run_history=False, ssr_mode=False,
         mcp_server=False, pwa=False, show_error=False, css=CSS, theme=theme(),
+        max_file_size=1,  # the tutor takes no files; the upload routes are closed by assistant.guards as well
     )
 
 
