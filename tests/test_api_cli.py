@@ -68,7 +68,7 @@ def test_health(server):
 @pytest.mark.parametrize("path, body, fragment", [
     ("/api/chat", {}, "Feld „question“ fehlt"),
     ("/api/chat", {"question": "   "}, "Die Frage ist leer"),
-    ("/api/chat", {"question": "Hallo", "role": "chef"}, "Unbekannte Rolle „chef“"),
+    ("/api/chat", {"question": "Hallo", "role": "chef"}, "Unbekannte Rolle. Erlaubt sind: owner"),
     ("/api/chat", {"question": "x" * 2001}, "zu lang"),
     ("/api/search", {"query": "KI", "k": 0}, "außerhalb des erlaubten Bereichs"),
     ("/api/search", {"query": "KI", "k": "viele"}, "falschen Typ"),
