@@ -298,7 +298,7 @@ HTTP_ERROR_OTHER = "Die Anfrage konnte nicht bearbeitet werden."
 
 
 def _valid_session_id(session_id: str) -> bool:
-    return 0 < len(session_id) <= 64 and bool(_SESSION_ID.match(session_id))
+    return 0 < len(session_id) <= 64 and _SESSION_ID.match(session_id) is not None and "\n" not in session_id
 
 
 def _is_admin(request: Request, token: str | None) -> bool:

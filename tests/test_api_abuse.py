@@ -499,3 +499,23 @@ def test_invalid_settings_stop_with_one_german_line(tmp_path, command, var, valu
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(expected), r.stderr
     assert "Traceback" not in r.stderr and value not in r.stderr
+
+
+def test_an_escaping_exception_is_a_german_500_and_logs_its_type_only(tmp_path, caplog):
+    """ErrorGuard: Starlette would hand the exception on to the server, which logs its message."""
+    from fastapi.testclient import TestClient
+
+    from assistant.api import create_app
+    from assistant.settings import Settings
+
+    class Broken:
+        store = None
+
+        def health(self):
+            raise RuntimeError("Frage: Darf der Chef das Rotkehlchen-Geheimnis sehen? session=Rotkehlchen-Token")
+
+    app = create_app(Settings(data_dir=tmp_path / "data"), service=Broken())  # type: ignore[arg-type]
+    with caplog.at_level("DEBUG"), TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/api/health")
+    assert "interner Fehler" in assert_german_error(r, 500, "Rotkehlchen")
+    assert "RuntimeError" in caplog.text and "Rotkehlchen" not in caplog.text
