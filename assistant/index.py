@@ -25,7 +25,30 @@ class IndexError_(Exception):
 
 
 class EmbedderMismatch(IndexError_):
-    pass
+    """The collection was built by another embedder; its vectors cannot be compared with ours."""
+
+    def __init__(self, message: str, built_with: str = "", configured: str = "") -> None:
+        super().__init__(message)
+        self.built_with = built_with
+        self.configured = configured
+
+
+def stored_sources(name: str, path: str, chroma_url: str | None = None) -> list[str]:
+    """The sources (file keys) a collection holds, read without an embedder (for a rebuild)."""
+    client = _client(chroma_url, path)
+    try:
+        col = client.get_collection(name, embedding_function=None)
+    except Exception:  # noqa: BLE001 - no collection yet
+        return []
+    sources: set[str] = set()
+    offset = 0
+    while True:
+        got = col.get(include=["metadatas"], limit=2000, offset=offset)
+        if not got["ids"]:
+            break
+        sources.update(str(m.get("source")) for m in got["metadatas"] or [] if m and m.get("source"))
+        offset += len(got["ids"])
+    return sorted(sources)
 
 
 @dataclass
@@ -67,7 +90,9 @@ class PassageIndex:
         if built_with != embedder.name:
             raise EmbedderMismatch(
                 f"Der Index unter {self.location} wurde mit dem Embedder „{built_with}“ gebaut, "
-                f"konfiguriert ist „{embedder.name}“. Neu aufbauen mit: lernbegleiter ingest --rebuild PFAD"
+                f"konfiguriert ist „{embedder.name}“. Bitte einmal „lernbegleiter ingest corpus/“ "
+                f"(oder „make run“) ausführen: Der Index wird dann automatisch neu aufgebaut.",
+                built_with=str(built_with), configured=embedder.name,
             )
 
     # --- state ------------------------------------------------------------------------------
@@ -121,7 +146,7 @@ class PassageIndex:
         if not ids:
             return
         self._bump_revision()
-        vecs = self.embedder.embed(list(index_texts))
+        vecs = self.embedder.embed_documents(list(index_texts))
         for start in range(0, len(ids), 2000):
             sl = slice(start, start + 2000)
             self.passages.upsert(ids=list(ids[sl]), documents=list(texts[sl]), embeddings=vecs[sl],

@@ -18,7 +18,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from .german import Analyzer, vocabulary
+from .german import Analyzer, content_words, stem, vocabulary
 
 
 def field_text(title: str, heading_path: str, keywords: str, text: str) -> str:
@@ -35,6 +35,7 @@ class LexicalIndex:
         self.bm25 = bm25
         self.fingerprint = fingerprint
         self.df = df or {}
+        self._choices: list[str] | None = None  # the vocabulary as a sorted list, for typo correction
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term the collection never uses gets the highest weight."""
@@ -52,6 +53,40 @@ class LexicalIndex:
         bm25.index(tokens, show_progress=False)
         return cls(list(ids), analyzer, bm25, fingerprint, dict(df))
 
+    # --- typo tolerance -------------------------------------------------------------------------
+
+    def corrections(self, text: str) -> dict[str, str]:
+        """Query words the index does not know, mapped to the nearest vocabulary word.
+
+        A word is known when its stem is an index term or it splits into known compound parts.
+        Unknown words of 5+ letters are matched by optimal-string-alignment distance (a swap of two
+        letters counts 1: "ChatGTP" -> "chatgpt"): at most 1 edit up to 8 letters, 2 from 9 on. Among
+        equally near words the one used in more passages wins, then the alphabetically first, so the
+        result never depends on the order of a set.
+        """
+        if self.bm25 is None:
+            return {}
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        vocab_terms = self.bm25.vocab_dict
+        out: dict[str, str] = {}
+        for w in content_words(text):
+            if w in out or len(w) < 5 or not w.isalpha() or stem(w) in vocab_terms:
+                continue
+            if any(stem(p) in vocab_terms for p in self.analyzer._parts(w)):
+                continue
+            limit = 1 if len(w) <= 8 else 2
+            if self._choices is None:
+                self._choices = sorted(self.analyzer.vocab)
+            found = process.extract(w, self._choices, scorer=OSA.distance, score_cutoff=limit, limit=20)
+            if not found:
+                continue
+            best = min(found, key=lambda f: (f[1], -self.df.get(stem(f[0]), 0), f[0]))
+            if stem(best[0]) in vocab_terms:
+                out[w] = best[0]
+        return out
+
     def search(self, query: str, k: int, allowed: set[str] | None = None) -> dict[str, float]:
         if self.bm25 is None:
             return {}
@@ -64,8 +99,9 @@ class LexicalIndex:
             scores = np.where(mask, scores, 0.0)
         k = min(k, len(self.ids))
         top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return {self.ids[i]: float(scores[i]) for i in top if scores[i] > 0}
+        # ties at equal score: by passage id, so the ranking never depends on storage order
+        order = sorted((i for i in top if scores[i] > 0), key=lambda i: (-float(scores[i]), self.ids[i]))
+        return {self.ids[i]: float(scores[i]) for i in order}
 
     # --- persistence ------------------------------------------------------------------------
 

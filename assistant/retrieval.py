@@ -60,6 +60,15 @@ def expand_query(query: str) -> str:
 
 
 @dataclass
+class QueryPlan:
+    """What the lexical path searches for: the question with typos corrected and synonyms added."""
+
+    query: str
+    lexical: str
+    corrections: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Hit:
     id: str
     text: str
@@ -86,7 +95,7 @@ def role_factor(meta: dict[str, Any], role: Role | None) -> float:
     roles = meta.get("rollen") or []
     if isinstance(roles, str):
         roles = [roles]
-    if role.value in roles:
+    if isinstance(roles, (list, tuple)) and role.value in roles:
         factor *= ROLE_UNIT_BOOST
     path = str(meta.get("heading_path", ""))
     if ROLE_SECTION_PARENT in path:  # the '### <Rolle>' paragraphs of a Lernsequenz
@@ -97,12 +106,18 @@ def role_factor(meta: dict[str, Any], role: Role | None) -> float:
 class Retriever:
     """Searches one PassageIndex; keeps the lexical index in step with the collection."""
 
-    # weighted reciprocal-rank fusion; weights from the parameter study (evals/results/retrieval.md, docs/architecture.md)
-    rrf_k = 20
-    weights = {"lexical": 1.0, "dense": 0.5}
+    # weighted reciprocal-rank fusion per embedder family: (dense weight, rrf k), lexical weight 1.0.
+    # E5: refit on our own sets by `python -m evals.tune_retrieval` (evals/results/fusion-e5.md: corpus, seeds
+    # and the foreign tune split chose it; the held-out split is only reported). Others: the USE study's values.
+    FUSION = {"e5": (1.1, 10), "default": (0.5, 20)}
+    rrf_k = 10
+    weights = {"lexical": 1.0, "dense": 1.1}
 
     def __init__(self, index: PassageIndex, lexical_dir: Path, check_interval: float = 2.0) -> None:
         self.index = index
+        w_dense, self.rrf_k = self.FUSION["e5" if str(getattr(index.embedder, "name", "")).startswith("e5")
+                                          else "default"]
+        self.weights = {"lexical": 1.0, "dense": w_dense}
         self.lexical_dir = lexical_dir
         self.check_interval = check_interval
         self._lexical: LexicalIndex | None = None
@@ -145,38 +160,60 @@ class Retriever:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def search(self, query: str, role: Role | None = None, k: int = 8, filters: dict[str, Any] | None = None,
-               mode: Mode = "hybrid", pool: int = 50) -> list[Hit]:
+    def plan(self, query: str) -> QueryPlan:
+        """Typo correction against the index vocabulary, then colloquial synonyms, for the lexical path."""
+        corrections = self.lexical().corrections(query)
+        corrected = query
+        for wrong, right in corrections.items():
+            corrected = re.sub(rf"(?<![\wäöüß]){re.escape(wrong)}(?![\wäöüß])", right, corrected, flags=re.I)
+        return QueryPlan(query, expand_query(corrected), corrections)
+
+    def candidates(self, query: str, filters: dict[str, Any] | None = None, mode: Mode = "hybrid",
+                   pool: int = 50) -> tuple[dict[str, float], dict[str, float], QueryPlan]:
+        """Raw scores of the lexical and the dense path (``pool`` each) before fusion."""
         where = self.where(filters)
         allowed = set(self.index.passages.get(where=where, include=[])["ids"]) if where else None
-        expanded = expand_query(query)
+        plan = self.plan(query) if mode in ("hybrid", "lexical") else QueryPlan(query, query, {})
         lex: dict[str, float] = {}
         dense: dict[str, float] = {}
         if mode in ("hybrid", "lexical"):
-            lex = self.lexical().search(expanded, pool, allowed)
+            lex = self.lexical().search(plan.lexical, pool, allowed)
         if mode in ("hybrid", "dense"):
-            vec = self.index.embedder.embed([query])[0]
-            dense = self.index.dense(vec, pool, where)
-        lex_rank = {pid: r for r, pid in enumerate(sorted(lex, key=lex.get, reverse=True), 1)}
-        dense_rank = {pid: r for r, pid in enumerate(sorted(dense, key=dense.get, reverse=True), 1)}
-        fused: dict[str, float] = {}
-        for pid in set(lex_rank) | set(dense_rank):
+            dense = self.index.dense(self.index.embedder.embed_query(query), pool, where)
+        return lex, dense, plan
+
+    def fuse(self, lex: dict[str, float], dense: dict[str, float], role: Role | None, k: int,
+             weights: dict[str, float] | None = None, rrf_k: int | None = None,
+             metadata: dict[str, dict[str, Any]] | None = None) -> list[tuple[str, float, dict[str, int]]]:
+        """Weighted reciprocal-rank fusion times the role factor: [(id, score, ranks)], best first.
+
+        Every ordering is total (score, then the other path's score, then the id), so the same query on
+        the same index gives the same ranking in every process."""
+        weights = weights or self.weights
+        rrf_k = self.rrf_k if rrf_k is None else rrf_k
+        lex_rank = {pid: r for r, pid in enumerate(sorted(lex, key=lambda p: (-lex[p], p)), 1)}
+        dense_rank = {pid: r for r, pid in enumerate(sorted(dense, key=lambda p: (-dense[p], p)), 1)}
+        out = []
+        for pid in sorted(set(lex_rank) | set(dense_rank)):
             s = 0.0
             if pid in lex_rank:
-                s += self.weights["lexical"] / (self.rrf_k + lex_rank[pid])
+                s += weights["lexical"] / (rrf_k + lex_rank[pid])
             if pid in dense_rank:
-                s += self.weights["dense"] / (self.rrf_k + dense_rank[pid])
-            fused[pid] = s
-        if not fused:
+                s += weights["dense"] / (rrf_k + dense_rank[pid])
+            if metadata is not None:
+                s *= role_factor(metadata.get(pid, {}), role)
+            out.append((pid, s, {"lexical": lex_rank.get(pid, 0), "dense": dense_rank.get(pid, 0)}))
+        out.sort(key=lambda t: (-t[1], -dense.get(t[0], 0.0), -lex.get(t[0], 0.0), t[0]))
+        return out[:k] if k else out
+
+    def search(self, query: str, role: Role | None = None, k: int = 8, filters: dict[str, Any] | None = None,
+               mode: Mode = "hybrid", pool: int = 50) -> list[Hit]:
+        lex, dense, _plan = self.candidates(query, filters, mode, pool)
+        if not lex and not dense:
             return []
-        stored = {p.id: p for p in self.index.get(list(fused))}
-        hits = []
-        for pid, s in fused.items():
-            p = stored.get(pid)
-            if p is None:
-                continue
-            hits.append(Hit(pid, p.text, s * role_factor(p.metadata, role), p.metadata,
-                            dense_score=dense.get(pid, 0.0), lexical_score=lex.get(pid, 0.0),
-                            ranks={"lexical": lex_rank.get(pid, 0), "dense": dense_rank.get(pid, 0)}))
-        hits.sort(key=lambda h: h.score, reverse=True)
+        stored = {p.id: p for p in self.index.get(sorted(set(lex) | set(dense)))}
+        fused = self.fuse(lex, dense, role, 0, metadata={pid: p.metadata for pid, p in stored.items()})
+        hits = [Hit(pid, stored[pid].text, s, stored[pid].metadata, dense_score=dense.get(pid, 0.0),
+                    lexical_score=lex.get(pid, 0.0), ranks=ranks)
+                for pid, s, ranks in fused if pid in stored]
         return hits[:k]

