@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 from pathlib import Path
 
@@ -70,6 +71,17 @@ class Settings(BaseSettings):
                     ipaddress.ip_network(item.strip(), strict=False)
                 except ValueError:
                     raise ValueError("IP-Adressen oder Netze (CIDR) durch Kommas getrennt erwartet") from None
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        if v.split("://", 1)[0] not in ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster"):
+            raise ValueError("redis://… erwartet")
+        if importlib.util.find_spec("redis") is None:
+            raise ValueError("dafür fehlt das Paket redis (pip install '.[redis]')")
         return v
 
     @property
