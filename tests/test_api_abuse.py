@@ -489,6 +489,7 @@ def test_sqlite_lock_timeout_logs_no_sql_parameters(tiny_index, tmp_path, caplog
 @pytest.mark.parametrize("command, var, value, expected", [
     ("serve", "LB_RETENTION_DAYS", "abc", "Ungültige Einstellung LB_RETENTION_DAYS: ganze Zahl erwartet."),
     ("serve", "LB_TRUSTED_PROXIES", "proxy.example", "Ungültige Einstellung LB_TRUSTED_PROXIES: IP-Adressen"),
+    ("serve", "LB_REDIS_URL", "http://cache.example", "Ungültige Einstellung LB_REDIS_URL: redis://… erwartet."),
     ("ingest", "LB_MAX_BODY_BYTES", "999", "Ungültige Einstellung LB_MAX_BODY_BYTES: mindestens 1024 erwartet."),
 ])
 def test_invalid_settings_stop_with_one_german_line(tmp_path, command, var, value, expected):
