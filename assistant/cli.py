@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .index import IndexError_
@@ -60,18 +61,21 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Dateien oder Ordner
         def on_file(r) -> None:
             results.append(r)
             if r.status == "failed":
-                bar.console.print(f"[yellow]übersprungen[/yellow] {r.source}: {r.reason}")
+                bar.console.print(f"[yellow]übersprungen[/yellow] {escape(r.source)}: {escape(r.reason)}")
             elif r.status != "unchanged":
-                bar.console.print(f"{r.status:>9} {r.source} ({r.chunks} Passagen)")
+                bar.console.print(f"{r.status:>9} {escape(r.source)} ({r.chunks} Passagen)", highlight=False)
 
         report = svc.ingest(paths, on_file=on_file, progress=progress)
     for r in report.results:
         if r not in results and r.status == "failed":
-            err.print(f"[yellow]übersprungen[/yellow] {r.source}: {r.reason}")
+            err.print(f"[yellow]übersprungen[/yellow] {escape(r.source)}: {escape(r.reason)}")
     c = report.counts
     out.print(f"added {c['added']} / updated {c['updated']} / unchanged {c['unchanged']} / "
               f"removed {c['removed']} / failed {c['failed']}  ({report.summary_de()}); "
               f"{svc.index.count()} Passagen im Index, {time.perf_counter() - started:.1f} s")
+    if c["failed"]:  # a missing path or any skipped file: scripts and `make` must notice
+        err.print(f"[yellow]{c['failed']} Datei(en) oder Pfad(e) konnten nicht indexiert werden (siehe oben).[/yellow]")
+        raise typer.Exit(1)
 
 
 @app.command()

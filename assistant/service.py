@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ingestion.limits import IngestLimits
 from ingestion.pipeline import FileResult, IngestReport, ingest
 
 from .answering import Event, ExtractiveAnswerer
@@ -66,7 +67,8 @@ class ChatService:
     def ingest(self, paths: Iterable[Path], on_file: Callable[[FileResult], None] | None = None,
                progress: Callable[[int, int], None] | None = None) -> IngestReport:
         report = ingest(paths, self.index, self.settings.chunk_size, self.settings.chunk_overlap,
-                        on_file=on_file, progress=progress, exclude=[self.settings.data_dir])
+                        on_file=on_file, progress=progress, exclude=[self.settings.data_dir],
+                        limits=IngestLimits.from_settings(self.settings))
         # keep the lexical index in step with every add and delete (also after a repaired run)
         self.retriever.rebuild_lexical()
         return report

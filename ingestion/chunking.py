@@ -53,6 +53,41 @@ def document_metadata(doc: Document) -> dict[str, Any]:
     return meta
 
 
+LONG_SECTION = 100_000  # characters; longer sections are cut into blocks before the recursive splitter
+
+
+def _blocks(text: str) -> list[str]:
+    """Cut a very long section into blocks the splitter handles in linear time.
+
+    The recursive splitter falls back to single characters for text without separators
+    (one 50 MB line became 50 million strings). Blocks end at a paragraph, line or space
+    boundary where there is one, else hard at ``LONG_SECTION``; shorter sections pass unchanged.
+    """
+    if len(text) <= LONG_SECTION:
+        return [text]
+    blocks: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + LONG_SECTION, len(text))
+        if end < len(text):
+            window = text[start + LONG_SECTION // 2:end]
+            for sep in ("\n\n", "\n", ". ", " "):
+                cut = window.rfind(sep)
+                if cut >= 0:
+                    end = start + LONG_SECTION // 2 + cut + len(sep)
+                    break
+        blocks.append(text[start:end])
+        start = end
+    return blocks
+
+
+def _split(splitter: RecursiveCharacterTextSplitter, text: str, size: int) -> list[str]:
+    """The splitter, except for long text without any separator: cut it by size directly."""
+    if len(text) > 20 * size and not any(sep in text for sep in (" ", "\n")):
+        return [text[i:i + size] for i in range(0, len(text), size)]
+    return splitter.split_text(text)
+
+
 def chunk_document(doc: Document, source: str, file_hash: str, chunk_size: int, overlap: int) -> list[Chunk]:
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size, chunk_overlap=overlap,
@@ -61,10 +96,11 @@ def chunk_document(doc: Document, source: str, file_hash: str, chunk_size: int, 
     base = document_metadata(doc)
     pieces: list[tuple[str, list[str], int | None]] = []
     for section in doc.sections:
-        for text in splitter.split_text(section.text):
-            text = text.strip()
-            if len(text) >= 2:
-                pieces.append((text, section.heading_path, section.page))
+        for block in _blocks(section.text):
+            for text in _split(splitter, block, chunk_size):
+                text = text.strip()
+                if len(text) >= 2:
+                    pieces.append((text, section.heading_path, section.page))
     # a heading path starting with the document title repeats it: drop that first element
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}

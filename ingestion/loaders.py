@@ -5,22 +5,21 @@ Every failure is a LoadError carrying a German reason that is shown to the user.
 
 from __future__ import annotations
 
+import codecs
 import re
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .frontmatter import validate_front_matter
+from .limits import IngestLimits, LoadError, check_text_size, check_zip, read_capped, safe_yaml
 from .normalize import is_heading_line, normalize_text, reflow_paragraphs
 
 SUPPORTED = (".md", ".markdown", ".txt", ".pdf", ".docx", ".html", ".htm")
-
-
-class LoadError(Exception):
-    """A file that cannot be ingested; ``str(err)`` is a German reason for the user."""
+__all__ = ["SUPPORTED", "Document", "IngestLimits", "LoadError", "Section", "load", "load_bytes",
+           "parse_markdown", "parse_plain"]
 
 
 @dataclass
@@ -37,35 +36,98 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def load(path: Path) -> Document:
-    """Load one file by its extension; raises LoadError with a German reason."""
-    suffix = path.suffix.lower()
+def unsupported(suffix: str) -> LoadError:
+    return LoadError(f"Dateityp „{suffix or '(ohne Endung)'}“ wird nicht unterstützt "
+                     f"(möglich: {', '.join(SUPPORTED)}).")
+
+
+def load(path: Path, limits: IngestLimits | None = None) -> Document:
+    """Load one file by its extension; raises LoadError with a German reason.
+
+    Only regular files are opened, at most ``limits.max_file_mb`` are read. This runs in the
+    calling process; the ingest run parses in a worker process with a time and memory limit.
+    """
+    limits = limits or IngestLimits()
+    if path.suffix.lower() not in _LOADERS:
+        raise unsupported(path.suffix.lower())
+    return load_bytes(path.name, read_capped(path, limits), limits)
+
+
+def load_bytes(name: str, data: bytes, limits: IngestLimits | None = None) -> Document:
+    """Parse the content of a file called ``name`` (the extension picks the loader)."""
+    limits = limits or IngestLimits()
+    suffix = Path(name).suffix.lower()
     loader = _LOADERS.get(suffix)
     if loader is None:
-        raise LoadError(
-            f"Dateityp „{suffix or '(ohne Endung)'}“ wird nicht unterstützt "
-            f"(möglich: {', '.join(SUPPORTED)})."
-        )
-    if path.stat().st_size == 0:
+        raise unsupported(suffix)
+    if not data:
         raise LoadError("Die Datei ist leer.")
-    doc = loader(path)
-    doc.sections = [s for s in doc.sections if s.text.strip()]
+    doc = loader(data, Path(name).stem, limits)
+    # lone surrogates (from broken PDF strings) cannot be stored: replace them
+    doc.title = _clean(str(doc.title))
+    doc.sections = [Section(_clean(s.text), [_clean(h) for h in s.heading_path], s.page)
+                    for s in doc.sections if s.text.strip()]
     if not doc.sections:
         raise LoadError("Die Datei enthält keinen lesbaren Text.")
+    check_text_size(sum(len(s.text) for s in doc.sections), limits)
     return doc
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", text)
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """UTF-16 text without a byte-order mark: NUL bytes only in every other position."""
+    head = raw[:4096]
+    if len(raw) % 2 or len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    for zeros, other, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= len(zeros) * 0.3 and other.count(0) == 0:
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def decode_text(raw: bytes, limits: IngestLimits) -> str:
+    check_text_size(len(raw) // 4, limits)  # cheap early bound; exact after decoding
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw.decode(codec)
+            except UnicodeDecodeError:
+                raise LoadError(f"Der Text ist nicht korrekt {codec.upper().replace('-SIG', '')}-kodiert; "
+                                "bitte als UTF-8 speichern.") from None
+            break
+    else:
+        if b"\x00" in raw[:4096]:
+            text16 = _utf16_without_bom(raw)
+            if text16 is None:
+                raise LoadError("Die Datei enthält Binärdaten und ist keine Textdatei.")
+            text = text16
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise LoadError(
+                    f"Der Text ist nicht UTF-8-kodiert (ungültiges Byte an Position {err.start}); "
+                    "bitte als UTF-8 speichern."
+                ) from None
+    text = text.lstrip("\ufeff")
+    if "\x00" in text:
         raise LoadError("Die Datei enthält Binärdaten und ist keine Textdatei.")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise LoadError(
-            f"Der Text ist nicht UTF-8-kodiert (ungültiges Byte an Position {err.start}); "
-            "bitte als UTF-8 speichern."
-        ) from None
+    check_text_size(len(text), limits)
+    return text
 
 
 # --- Markdown -----------------------------------------------------------------------------
@@ -74,17 +136,15 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
-def parse_markdown(text: str, default_title: str) -> Document:
+def parse_markdown(text: str, default_title: str, limits: IngestLimits | None = None,
+                   front_matter: bool = True) -> Document:
     meta: dict[str, Any] = {}
-    m = _FRONT_MATTER.match(text)
+    m = _FRONT_MATTER.match(text) if front_matter else None
     if m:
-        try:
-            loaded = yaml.safe_load(m.group(1))
-        except yaml.YAMLError as err:
-            raise LoadError(f"Der YAML-Kopf (Front Matter) ist fehlerhaft: {err.problem or err}.") from None
+        loaded = safe_yaml(m.group(1), limits or IngestLimits())
         if loaded is not None and not isinstance(loaded, dict):
             raise LoadError("Der YAML-Kopf (Front Matter) muss aus Schlüssel-Wert-Paaren bestehen.")
-        meta = loaded or {}
+        meta = validate_front_matter(loaded or {})
         text = text[m.end():]
     text = normalize_text(text)
     stack: list[tuple[int, str]] = []
@@ -117,8 +177,8 @@ def parse_markdown(text: str, default_title: str) -> Document:
     return Document(title or default_title, sections, meta)
 
 
-def _load_markdown(path: Path) -> Document:
-    return parse_markdown(_read_text(path), path.stem)
+def _load_markdown(data: bytes, stem: str, limits: IngestLimits) -> Document:
+    return parse_markdown(decode_text(data, limits), stem, limits)
 
 
 # --- plain text ---------------------------------------------------------------------------
@@ -153,29 +213,48 @@ def parse_plain(text: str, default_title: str) -> Document:
     return Document(default_title, sections)
 
 
-def _load_text(path: Path) -> Document:
-    return parse_plain(_read_text(path), path.stem)
+def _load_text(data: bytes, stem: str, limits: IngestLimits) -> Document:
+    return parse_plain(decode_text(data, limits), stem)
 
 
 # --- PDF ----------------------------------------------------------------------------------
 
 
-def _load_pdf(path: Path) -> Document:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+_PDF_LOCKED = "Das PDF ist passwortgeschützt (verschlüsselt) und kann nicht gelesen werden."
 
+
+def _load_pdf(data: bytes, stem: str, limits: IngestLimits) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, WrongPasswordError
+
+    if b"%PDF" not in data[:1024]:
+        raise LoadError("Die Datei ist kein PDF (die Kennung %PDF fehlt am Anfang).")
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(BytesIO(data))  # an encrypted file is tried with the empty user password
         if reader.is_encrypted:
             try:
                 ok = reader.decrypt("")
+            except (DependencyError, MemoryError, RecursionError):
+                raise
             except Exception:
                 ok = 0
             if not ok:
-                raise LoadError("Das PDF ist passwortgeschützt (verschlüsselt) und kann nicht gelesen werden.")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata.title if reader.metadata else None) or path.stem
+                raise LoadError(_PDF_LOCKED)
+        pages: list[str] = []
+        chars = 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            check_text_size(chars, limits)
+        title = (reader.metadata.title if reader.metadata else None) or stem
     except LoadError:
+        raise
+    except DependencyError:
+        raise LoadError("Das PDF ist verschlüsselt; zum Entschlüsseln fehlt das Python-Paket „cryptography“ "
+                        "(bitte die Installation mit `pip install -e .` wiederholen).") from None
+    except (FileNotDecryptedError, WrongPasswordError):
+        raise LoadError(_PDF_LOCKED) from None
+    except (MemoryError, RecursionError):
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
         raise LoadError(f"Das PDF ist beschädigt oder unvollständig ({type(err).__name__}).") from None
@@ -202,13 +281,17 @@ def _load_pdf(path: Path) -> Document:
 _HEADING_STYLE = re.compile(r"^(?:Heading|Überschrift|Titel|Title)\s*(\d*)$", re.I)
 
 
-def _load_docx(path: Path) -> Document:
-    if not zipfile.is_zipfile(path):
-        raise LoadError("Die Datei ist keine gültige DOCX-Datei (kein Word-Dokument im ZIP-Format).")
+def _load_docx(data: bytes, stem: str, limits: IngestLimits) -> Document:
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE compound file
+        raise LoadError("Das Word-Dokument ist verschlüsselt (passwortgeschützt) oder im alten .doc-Format; "
+                        "bitte ohne Kennwort als .docx speichern.")
+    check_zip(data, limits)  # before anything is decompressed
     import docx
 
     try:
-        d = docx.Document(str(path))
+        d = docx.Document(BytesIO(data))
+    except (MemoryError, RecursionError):
+        raise
     except Exception as err:
         raise LoadError(f"Das Word-Dokument ist beschädigt ({type(err).__name__}).") from None
     title = d.core_properties.title or ""
@@ -242,16 +325,41 @@ def _load_docx(path: Path) -> Document:
         rows = [" | ".join(c.text.strip() for c in row.cells) for row in table.rows]
         if rows:
             sections.append(Section(normalize_text("\n".join(rows)), [h for _, h in stack]))
-    return Document(title or path.stem, sections)
+    return Document(title or stem, sections)
 
 
 # --- HTML ---------------------------------------------------------------------------------
 
 
-def _load_html(path: Path) -> Document:
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]{1,40})""", re.I)
+
+
+def _decode_html(data: bytes, limits: IngestLimits) -> str:
+    """UTF-8 (or a BOM), else the charset the page declares in a <meta> tag."""
+    try:
+        return decode_text(data, limits)
+    except LoadError:
+        m = _META_CHARSET.search(data[:4096])
+        if not m:
+            raise
+        try:
+            codec = codecs.lookup(m.group(1).decode("ascii")).name
+        except LookupError:
+            raise LoadError(f"Die HTML-Seite nennt eine unbekannte Zeichenkodierung "
+                            f"„{m.group(1).decode('ascii', 'replace')}“.") from None
+        if codec.startswith("utf-8"):
+            raise
+        text = data.decode(codec, errors="replace")
+        if "\x00" in text:
+            raise LoadError("Die Datei enthält Binärdaten und ist keine Textdatei.") from None
+        check_text_size(len(text), limits)
+        return text
+
+
+def _load_html(data: bytes, stem: str, limits: IngestLimits) -> Document:
     import trafilatura
 
-    html = _read_text(path)
+    html = _decode_html(data, limits)
     text = trafilatura.extract(
         html, output_format="markdown", include_formatting=True, include_links=False,
         include_images=False, include_comments=False, include_tables=True, favor_recall=True,
@@ -259,7 +367,7 @@ def _load_html(path: Path) -> Document:
     if not text or not text.strip():
         raise LoadError("Die HTML-Seite enthält keinen erkennbaren Haupttext.")
     meta = trafilatura.extract_metadata(html)
-    doc = parse_markdown(text, path.stem)
+    doc = parse_markdown(text, stem, limits, front_matter=False)  # page text never sets metadata
     if meta is not None and meta.title:
         doc.title = meta.title
     return doc

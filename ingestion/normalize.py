@@ -41,7 +41,7 @@ def reflow_paragraphs(text: str) -> list[str]:
     PDF extracts often put a blank line after every line; a paragraph that does not
     end a sentence and is followed by one starting in lower case is continued.
     """
-    paras: list[str] = []
+    paras: list[list[str]] = []  # pieces joined at the end: continuing a paragraph is O(1), not a copy
     last_piece = ""
     for block in re.split(r"\n\s*\n", text):
         groups: list[list[str]] = [[]]
@@ -55,11 +55,11 @@ def reflow_paragraphs(text: str) -> list[str]:
         for lines in filter(None, groups):
             p = " ".join(lines)
             if paras and _continues(last_piece, p):
-                paras[-1] = f"{paras[-1]} {p}"
+                paras[-1].append(p)
             else:
-                paras.append(p)
+                paras.append([p])
             last_piece = lines[-1]
-    return paras
+    return [" ".join(p) for p in paras]
 
 
 _STARTS_NEW = re.compile(r"^(?:[•\-*–]|\d+(?:\.\d+)*\.?\s|Abbildung\s|Tabelle\s)")

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chunking import chunk_document
-from .loaders import SUPPORTED, LoadError, load
+from .limits import IngestLimits, read_capped
+from .loaders import SUPPORTED, LoadError, load_bytes, unsupported
+from .worker import ParserWorker, unexpected_reason
 
 STATUSES = ("added", "updated", "unchanged", "removed", "failed")
 STATUS_DE = {"added": "neu", "updated": "aktualisiert", "unchanged": "unverändert",
@@ -52,8 +54,15 @@ class IngestReport:
 
 
 def source_key(path: Path) -> str:
-    """Stable name of a file in the index: relative to the working directory when inside it."""
-    p = path.resolve()
+    """Stable name of a file in the index: relative to the working directory when inside it.
+
+    Folders are resolved, the file name is kept: a symbolic link is reported under its own
+    name (a link to /dev/zero, or to itself, is named as the link, not as its target).
+    """
+    try:
+        p = path.absolute().parent.resolve() / path.name if path.name else path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop among the folders
+        p = Path(os.path.abspath(path))
     try:
         return p.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -91,11 +100,29 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()[:32]
 
 
+def printable(name: str) -> str:
+    """A file name that can be shown and stored: undecodable bytes become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def ingest(paths: Iterable[Path], index, chunk_size: int = 900, chunk_overlap: int = 150,
            on_file: Callable[[FileResult], None] | None = None,
-           progress: Callable[[int, int], None] | None = None, exclude: Iterable[Path] = ()) -> IngestReport:
-    """Ingest files and folders into ``index`` (a PassageIndex). Never raises for a bad file."""
-    paths = list(paths)
+           progress: Callable[[int, int], None] | None = None, exclude: Iterable[Path] = (),
+           limits: IngestLimits | None = None, isolate: bool = True) -> IngestReport:
+    """Ingest files and folders into ``index`` (a PassageIndex). Never raises for a bad file.
+
+    Each file is read with the size limits of ``limits`` and, with ``isolate``, parsed in a
+    worker process under a time and memory limit (see ``ingestion.worker``).
+    """
+    limits = limits or IngestLimits()
+    with ParserWorker(limits) as worker:
+        return _ingest(list(paths), index, chunk_size, chunk_overlap, on_file, progress, exclude, limits,
+                       worker if isolate else None)
+
+
+def _ingest(paths: list[Path], index, chunk_size: int, chunk_overlap: int,
+            on_file: Callable[[FileResult], None] | None, progress: Callable[[int, int], None] | None,
+            exclude: Iterable[Path], limits: IngestLimits, worker: ParserWorker | None) -> IngestReport:
     report = IngestReport()
     missing = [p for p in paths if not p.exists()]
     for p in missing:
@@ -110,19 +137,28 @@ def ingest(paths: Iterable[Path], index, chunk_size: int = 900, chunk_overlap: i
             on_file(result)
 
     for n, path in enumerate(files, 1):
-        source = source_key(path)
-        seen.add(source)
+        source = printable(str(path))
         try:
+            source = source_key(path)
+            if printable(source) != source:
+                source = printable(source)
+                raise LoadError("Der Dateiname ist nicht UTF-8-kodiert; bitte die Datei umbenennen.")
+            seen.add(source)
             if path.suffix.lower() not in SUPPORTED:
-                raise LoadError(f"Dateityp „{path.suffix or '(ohne Endung)'}“ wird nicht unterstützt "
-                                f"(möglich: {', '.join(SUPPORTED)}).")
-            fh = file_hash(path)
+                raise unsupported(path.suffix.lower())
+            data = read_capped(path, limits)  # regular files only, at most max_file_mb
+            fh = hashlib.sha256(data).hexdigest()[:32]  # same value as file_hash(path)
             st = states.get(source)
             if st and st["hashes"] == {fh} and st["expected"] == {st["count"]}:
                 done(FileResult(source, "unchanged", st["count"]))
                 continue
-            doc = load(path)
-            chunks = chunk_document(doc, source, fh, chunk_size, chunk_overlap)
+            if not data:
+                raise LoadError("Die Datei ist leer.")
+            if worker is not None:
+                _, chunks = worker.parse(path.name, data, source, fh, chunk_size, chunk_overlap)
+            else:
+                chunks = chunk_document(load_bytes(path.name, data, limits), source, fh, chunk_size, chunk_overlap)
+            del data
             old_ids = set(index.ids_of_source(source)) if st else set()
             index.upsert([c.id for c in chunks], [c.text for c in chunks], [c.index_text for c in chunks],
                          [c.metadata for c in chunks])
@@ -130,8 +166,10 @@ def ingest(paths: Iterable[Path], index, chunk_size: int = 900, chunk_overlap: i
             done(FileResult(source, "updated" if st else "added", len(chunks)))
         except LoadError as err:
             done(FileResult(source, "failed", reason=str(err)))
-        except (OSError, MemoryError, RecursionError) as err:
+        except OSError as err:
             done(FileResult(source, "failed", reason=f"Die Datei konnte nicht gelesen werden ({type(err).__name__})."))
+        except Exception as err:  # noqa: BLE001 - one bad file never ends the run; no file text in the reason
+            done(FileResult(source, "failed", reason=unexpected_reason(err)))
         finally:
             if progress:
                 progress(n, len(files))
