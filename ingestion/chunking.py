@@ -10,6 +10,7 @@ from typing import Any
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from .loaders import Document
+from .screening import screen_chunks
 
 HEADING_SEP = " › "
 
@@ -119,4 +120,4 @@ def chunk_document(doc: Document, source: str, file_hash: str, chunk_size: int, 
         n = seen.get(digest, 0)
         seen[digest] = n + 1
         chunks.append(Chunk(f"{digest}-{n}" if n else digest, text, meta))
-    return chunks
+    return screen_chunks(chunks)  # planted instructions and active markup never reach the index
