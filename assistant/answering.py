@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ingestion.screening import instruction_reason, safe_hits
+
 from .embeddings import Embedder
 from .german import content_words, sentences, stem
 from .prompts import TextSet
@@ -167,6 +169,7 @@ class ExtractiveAnswerer:
 
     def stream(self, query: str, role: Role | None, hits: list[Hit], meta: dict[str, Any] | None = None,
                idf: Callable[[str], float] | None = None) -> Iterator[Event]:
+        hits = safe_hits(hits)  # documents are data: planted instructions and markup are never quoted
         decision = self.decide(query, hits, idf)
         yield {"event": "meta", "data": {**(meta or {}), "question": query, "role": role.value if role else None,
                                           "answerer": self.name, "prompt": {"name": self.texts.name,
@@ -228,6 +231,8 @@ class ExtractiveAnswerer:
             for pos, s in enumerate(sentences(h.text)):
                 s = clean_sentence(s)
                 if len(s) < 30 or s.endswith("?") or s.endswith(":") or s.startswith("#") or "|" in s:
+                    continue
+                if instruction_reason(s):
                     continue
                 target.append(_Cand(s, rank, pos))
         return cands or quiz
@@ -384,9 +389,9 @@ class ExtractiveAnswerer:
                 return by_doc[doc_id]
             if self.index is not None:
                 found = self.index.where({"$and": [{"doc_id": doc_id}, {"heading_path": wanted}]}, limit=1)
-                if found:
-                    p = found[0]
-                    hit = Hit(p.id, p.text, 0.0, p.metadata)
+                safe = safe_hits([Hit(p.id, p.text, 0.0, p.metadata) for p in found[:1]])
+                if safe:
+                    hit = safe[0]
                     hits.append(hit)
                     return hit
         return next(iter(by_doc.values()), None)

@@ -8,6 +8,9 @@ LLMClient     LangChain's ChatOpenAI configured from Settings (llm_*). ``stream(
 LLMAnswerer   same interface as ExtractiveAnswerer (``name``, ``stream(query, role, hits, meta, idf, history)``).
 
 How an LLM answer is made:
+0. Screening (ingestion.screening): passages flagged at ingest or holding an instruction-like sentence are
+   dropped from the hits (``safe_hits``); a question that itself instructs the assistant ("Ignoriere deine
+   Anweisungen ...") is answered by the extractive answerer (meta ``screened``) and never sent to the LLM.
 1. ``fallback.decide()`` (the extractive rule) judges the evidence. Weak evidence: the extractive decline is
    returned as is (its meta says answerer "extractive"; the LLM is not called) — a refusal must not depend on
    a model that may answer anyway. ``decline_with_llm=True`` lets the LLM phrase it with tasks/decline.md.
@@ -19,7 +22,8 @@ How an LLM answer is made:
 4. Output check (simple on purpose). The first ``hold_words`` (12) words are held back and checked before
    anything is sent (0: stream at once, check only at the end); the whole text is checked at the end.
    Unusable is: empty; an echo of the prompt (a ``<quelle`` tag, or two 8-word sequences of the instruction
-   text; one in the held-back start); not German (fewer than 12 % German function words among at least 12
+   text; one in the held-back start); an instruction-like sentence or active markup (ingestion.screening: the
+   model was steered anyway); not German (fewer than 12 % German function words among at least 12
    words); no valid citation at all (unless the model declined with the prompt's sentence); a paragraph or
    article (§ n, Art. n) that none of the cited passages names — the works council's "Rechtsgrundlage" must
    list only norms of the cited passages, and an invented norm is worse than no LLM answer.
@@ -42,6 +46,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
+
+from ingestion.screening import instruction_reason, is_instruction, safe_hits, sanitize
 
 from .answering import Event, ExtractiveAnswerer, Source
 from .german import STOPWORDS
@@ -333,6 +339,9 @@ def norms(text: str) -> set[str]:
     return {f"{'§' if m.group(1).startswith('§') else 'Art.'} {m.group(2).lower()}" for m in _NORM.finditer(text)}
 
 
+_MARKUP_OUT = re.compile(r"<\s*/?\s*(?:script|iframe|img|svg|style|object|embed)\b|javascript\s*:", re.IGNORECASE)
+
+
 def is_decline(text: str) -> bool:
     return DECLINE_SENTENCE.lower() in " ".join(text.split()).lower()
 
@@ -347,6 +356,8 @@ def output_problem(text: str, instructions: set[tuple[str, ...]], final: bool, c
     own = text.replace(DECLINE_SENTENCE, " ")
     if len(_shingles(own) & instructions) >= (2 if final else 1):
         return "echo: instructions"
+    if _MARKUP_OUT.search(text) or is_instruction(text):  # steered anyway (planted text, question): not passed on
+        return "instruction-like or markup output"
     if len(_words(text)) >= min_words and german_share(text) < MIN_GERMAN_SHARE:
         return "not German"
     if final and not cited and not is_decline(text):
@@ -363,7 +374,7 @@ def _attr(value: Any) -> str:
 
 def _data(text: str) -> str:
     # a passage must not close (or open) a <quelle> block itself
-    return re.sub(r"<(/?\s*quelle)", r"‹\1", text, flags=re.IGNORECASE)
+    return re.sub(r"<(/?\s*quelle)", r"‹\1", sanitize(text), flags=re.IGNORECASE)
 
 
 def format_passages(hits: Sequence[Hit]) -> str:
@@ -423,6 +434,11 @@ class LLMAnswerer:
     def stream(self, query: str, role: Role | None, hits: list[Hit], meta: dict[str, Any] | None = None,
                idf: Callable[[str], float] | None = None,
                history: Sequence[tuple[str, str]] | None = None) -> Iterator[Event]:
+        hits = safe_hits(hits)  # documents are data: flagged passages never reach the prompt
+        screened = instruction_reason(query)
+        if screened:  # a question that instructs the assistant is answered extractively; the LLM never sees it
+            yield from self.fallback.stream(query, role, hits, {**(meta or {}), "screened": screened}, idf)
+            return
         decision = self.decide(query, hits, idf)
         if not decision.answerable:
             if self.decline_with_llm:
@@ -558,6 +574,8 @@ class LLMAnswerer:
         the LLM fails, times out or returns something that is not one plausible question line."""
         if not history:
             return question
+        if instruction_reason(question):  # never handed to the LLM; the caller's heuristic is used
+            return None
         rendered = self.prompts.render("condense", None, history=format_history(history, self.history_turns, 300),
                                        question=question)
         try:
