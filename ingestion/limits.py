@@ -35,6 +35,8 @@ class IngestLimits:
     max_memory_mb: float = 2048.0    # address space of the worker process that parses files
     max_front_matter_kb: float = 64.0
     max_zip_ratio: float = 100.0     # compression ratio of one ZIP member (bigger members only)
+    max_pdf_pages: int = 5000        # a 1 KB PDF can claim 60 000 pages by reusing one page-tree node
+    max_passages: int = 20_000       # passages one file may yield (each is embedded)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +120,12 @@ def read_capped(path: Path, limits: IngestLimits) -> bytes:
         raise LoadError(os_reason(err)) from None
     finally:
         os.close(fd)
+
+
+def check_passages(n: int, limits: IngestLimits) -> None:
+    if n > limits.max_passages:
+        raise LoadError(f"Die Datei ergibt zu viele Passagen ({n}; höchstens {limits.max_passages}); "
+                        "bitte in kleinere Dateien aufteilen.")
 
 
 def check_text_size(n_chars: int, limits: IngestLimits) -> None:

@@ -240,6 +240,8 @@ def _load_pdf(data: bytes, stem: str, limits: IngestLimits) -> Document:
                 ok = 0
             if not ok:
                 raise LoadError(_PDF_LOCKED)
+        if len(reader.pages) > limits.max_pdf_pages:
+            raise LoadError(f"Das PDF hat zu viele Seiten ({len(reader.pages)}; höchstens {limits.max_pdf_pages}).")
         pages: list[str] = []
         chars = 0
         for page in reader.pages:

@@ -16,10 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chunking import chunk_document
 from .limits import IngestLimits, read_capped
-from .loaders import SUPPORTED, LoadError, load_bytes, unsupported
-from .worker import ParserWorker, unexpected_reason
+from .loaders import SUPPORTED, LoadError, unsupported
+from .worker import ParserWorker, parse_and_chunk, unexpected_reason
 
 STATUSES = ("added", "updated", "unchanged", "removed", "failed")
 STATUS_DE = {"added": "neu", "updated": "aktualisiert", "unchanged": "unverändert",
@@ -157,7 +156,7 @@ def _ingest(paths: list[Path], index, chunk_size: int, chunk_overlap: int,
             if worker is not None:
                 _, chunks = worker.parse(path.name, data, source, fh, chunk_size, chunk_overlap)
             else:
-                chunks = chunk_document(load_bytes(path.name, data, limits), source, fh, chunk_size, chunk_overlap)
+                chunks = parse_and_chunk(path.name, data, source, fh, chunk_size, chunk_overlap, limits)[1]
             del data
             old_ids = set(index.ids_of_source(source)) if st else set()
             index.upsert([c.id for c in chunks], [c.text for c in chunks], [c.index_text for c in chunks],

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .limits import MB, IngestLimits, LoadError
+from .limits import MB, IngestLimits, LoadError, check_passages
 
 READY = b"ready\n"
 STARTUP_TIMEOUT_S = 120.0  # importing the parsers on a busy machine; not charged to any file
@@ -47,7 +47,10 @@ def parse_and_chunk(name: str, data: bytes, source: str, file_hash: str, chunk_s
     from .loaders import load_bytes
 
     doc = load_bytes(name, data, limits)
-    return doc.title, chunk_document(doc, source, file_hash, chunk_size, chunk_overlap)
+    check_passages(len(doc.sections), limits)  # cheap bound before chunking
+    chunks = chunk_document(doc, source, file_hash, chunk_size, chunk_overlap)
+    check_passages(len(chunks), limits)
+    return doc.title, chunks
 
 
 # --- the worker process --------------------------------------------------------------------
