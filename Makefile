@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export LB_DATA_DIR ?= data
 
-.PHONY: run install ingest serve test eval clean bench
+.PHONY: run install ingest serve test eval clean bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ eval: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python -c "import httpx, reportlab" 2>/dev/null || $(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/python -m bench.run
+
+# Soak: 50 concurrent chat streams for 10 min against a real server (SOAK_SECONDS=120 to shorten; not part of `make test`): evals/results/soak.md + .json
+soak: $(VENV)/.installed
+	$(BIN)/python -c "import httpx" 2>/dev/null || $(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) data
