@@ -47,12 +47,14 @@ class Source:
     doc_id: str | None = None
     baustein: str | None = None
     typ: str | None = None
+    stand: str | None = None  # the unit's front matter `stand` (YYYY-MM-DD), shown as "Stand: 29.11.2026"
 
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Source:
         m = hit.metadata
         return cls(n, hit.id, hit.title, str(m.get("heading_path", "")), m.get("page"), str(m.get("source", "")),
-                   hit.text, m.get("doc_id"), m.get("baustein"), m.get("typ"))
+                   hit.text, m.get("doc_id"), m.get("baustein"), m.get("typ"),
+                   str(m["stand"])[:10] if m.get("stand") else None)
 
     def label(self) -> str:
         parts = [self.title] + ([self.heading_path] if self.heading_path else [])

@@ -43,6 +43,22 @@ def _service(settings: Settings, rebuild: bool = False):
         raise typer.Exit(2) from None
 
 
+def _warn_stale(svc, settings: Settings) -> None:
+    """List documents older than LB_STAND_WARN_MONTHS (by their front matter `stand`)."""
+    from .normen import de_date
+
+    try:
+        stale = svc.stale_units()
+    except Exception:  # a warning must never stop ingest or serve
+        return
+    if stale:
+        names = ", ".join(f"{name} ({de_date(stand)})" for name, stand in stale[:15])
+        more = f" und {len(stale) - 15} weitere" if len(stale) > 15 else ""
+        err.print(f"[yellow]Warnung:[/yellow] {len(stale)} Einheit(en) haben einen Stand älter als "
+                  f"{settings.stand_warn_months} Monate (LB_STAND_WARN_MONTHS) – bitte rechtlich prüfen: "
+                  f"{escape(names)}{more}", highlight=False)
+
+
 @app.command()
 def ingest(paths: Annotated[list[Path], typer.Argument(help="Dateien oder Ordner")],
            rebuild: Annotated[bool, typer.Option("--rebuild", help="Index verwerfen und neu aufbauen")] = False) -> None:
@@ -73,6 +89,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Dateien oder Ordner
     out.print(f"added {c['added']} / updated {c['updated']} / unchanged {c['unchanged']} / "
               f"removed {c['removed']} / failed {c['failed']}  ({report.summary_de()}); "
               f"{svc.index.count()} Passagen im Index, {time.perf_counter() - started:.1f} s")
+    _warn_stale(svc, settings)
     if c["failed"]:  # a missing path or any skipped file: scripts and `make` must notice
         err.print(f"[yellow]{c['failed']} Datei(en) oder Pfad(e) konnten nicht indexiert werden (siehe oben).[/yellow]")
         raise typer.Exit(1)
@@ -104,6 +121,8 @@ def search(query: str, role: RoleOpt = None, k: Annotated[int, typer.Option("-k"
 @app.command()
 def ask(question: str, role: RoleOpt = None) -> None:
     """Eine Frage stellen; die Antwort erscheint Stück für Stück mit Quellen."""
+    from .normen import de_date
+
     r = _role(role)
     svc = _service(Settings())
     for ev in svc.chat(question, r):
@@ -113,7 +132,10 @@ def ask(question: str, role: RoleOpt = None) -> None:
         elif kind == "sources" and data:
             out.print("\n\n[bold]Quellen[/bold]")
             for s in data:
-                out.print(f"  [{s['n']}] {s['label']}", highlight=False, markup=False)
+                stand = f" – Stand: {de_date(s.get('stand'))}" if s.get("stand") else ""
+                out.print(f"  [{s['n']}] {s['label']}{stand}", highlight=False, markup=False)
+        elif kind == "notice" and data.get("message"):
+            out.print(f"\n{data['message']}", highlight=False, markup=False)
         elif kind == "followups" and data:
             out.print("\n[bold]Weiterfragen[/bold]")
             for f in data:
@@ -133,11 +155,13 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None,
     from .api import create_app
 
     settings = Settings()
+    svc = _service(settings)
     try:
-        application = create_app(settings, _service(settings))
+        application = create_app(settings, svc)
     except IndexError_ as e:
         err.print(f"[red]Fehler:[/red] {e}")
         raise typer.Exit(2) from None
+    _warn_stale(svc, settings)
     out.print(f"KI-Lernbegleiter läuft auf http://{host or settings.host}:{port or settings.port}")
     # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer; the app itself
     # applies it for LB_TRUSTED_PROXIES only

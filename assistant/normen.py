@@ -176,6 +176,36 @@ def stand_notice(sources: Iterable[Mapping[str, Any]], register: NormRegister | 
             "diese Angaben können überholt sein.")
 
 
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same calendar day ``months`` months earlier (clamped to the month's last day)."""
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    m += 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(y, m, d)
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def stale_units(metadatas: Iterable[Mapping[str, Any]], months: int,
+                today: dt.date | None = None) -> list[tuple[str, dt.date]]:
+    """Documents in the index whose `stand` is older than ``months`` months: (title or source, stand),
+    oldest first, one row per document. Documents without a `stand` are not listed; 0 months disables."""
+    if months <= 0:
+        return []
+    cutoff = months_before(today or dt.date.today(), months)
+    seen: dict[str, tuple[str, dt.date]] = {}
+    for m in metadatas:
+        stand = as_date(m.get("stand"))
+        if stand is None or stand >= cutoff:
+            continue
+        key = str(m.get("doc_id") or m.get("source") or "")
+        label = str(m.get("doc_id") or m.get("doc_title") or m.get("source") or "?")
+        seen.setdefault(key, (label, stand))
+    return sorted(seen.values(), key=lambda x: (x[1], x[0]))
+
+
 # ---------------------------------------------------------------------------------------------- corpus
 
 

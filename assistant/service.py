@@ -18,6 +18,7 @@ from .embeddings import Embedder, create_embedder
 from .followup import condense_heuristic, role_in_question
 from .guards import log_failure
 from .index import PassageIndex
+from .normen import NormRegister, stale_units, stand_notice
 from .prompts import load_extractive, load_prompts
 from .retrieval import Hit, Mode, Retriever
 from .roles import Role
@@ -42,6 +43,7 @@ class ChatService:
         self.store = store
         self.llm = llm  # assistant.llm.LLMAnswerer when LB_LLM_BASE_URL is set
         self.answerer = llm or answerer
+        self.norms = _load_norms()  # corpus/_normen.yaml: which norms changed when (Stand notice)
 
     @classmethod
     def build(cls, settings: Settings, rebuild: bool = False, embedder: Embedder | None = None,
@@ -159,6 +161,10 @@ class ChatService:
                     continue
                 elif kind == "sources":
                     record["sources"] = ev["data"]
+                    notice = stand_notice(ev["data"] or [], self.norms)
+                    if notice:  # a cited unit is older than a change of a norm it cites: one German line
+                        yield ev
+                        ev = {"event": "notice", "data": {"message": notice}}
                 elif kind == "done":
                     record["answerable"] = ev["data"].get("answerable")
                     ev = {"event": "done", "data": {**ev["data"], "message_id": message_id}}
@@ -180,12 +186,19 @@ class ChatService:
 
     def _store_answer(self, sid: str, message_id: str, text: str, role: Role | None, standalone: str,
                       record: dict[str, Any], complete: bool) -> None:
-        sources = [{k: s.get(k) for k in ("n", "id", "title", "heading_path", "page", "source", "label", "doc_id")}
+        sources = [{k: s.get(k) for k in ("n", "id", "title", "heading_path", "page", "source", "label", "doc_id",
+                                          "stand")}
                    for s in record.get("sources") or []]
         self.store.add_message(sid, "assistant", text, message_id=message_id, standalone_question=standalone,
                                role=role.value if role else None, answerer=record.get("answerer"),
                                prompt=record.get("prompt"), answerable=record.get("answerable"),
                                complete=complete, sources=sources)
+
+    def stale_units(self, months: int | None = None) -> list[tuple[str, Any]]:
+        """Documents in the index whose `stand` is older than LB_STAND_WARN_MONTHS: (name, date)."""
+        months = self.settings.stand_warn_months if months is None else months
+        metas = (m for _ids, ms, _docs in self.index._scan(include=["metadatas"]) for m in ms if m)
+        return stale_units(metas, months)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -203,3 +216,11 @@ class ChatService:
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
+
+def _load_norms() -> NormRegister | None:
+    """The course's norm register; a broken or missing one only turns the Stand notice off."""
+    try:
+        return NormRegister.default()
+    except Exception as exc:
+        log_failure(log, "norm register not loaded", exc)
+        return None

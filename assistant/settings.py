@@ -34,6 +34,8 @@ class Settings(BaseSettings):
 
     top_k: int = 8
     answer_sources: int = Field(4, description="At most this many sources are cited in an answer.")
+    stand_warn_months: int = Field(12, ge=0, description="`ingest` and `serve` list documents whose `stand` is "
+                                                         "older than this many months; 0 disables.")
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -29,6 +29,7 @@ import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from markdown_it import MarkdownIt  # noqa: E402
 
+from assistant.normen import de_date  # noqa: E402
 from assistant.roles import Role, parse_role  # noqa: E402
 
 if TYPE_CHECKING:
@@ -130,7 +131,8 @@ def sources_html(sources: Sequence[dict[str, Any]] | None) -> str:
     items = []
     for s in sources:
         where = " · ".join(x for x in (str(s.get("heading_path") or ""),
-                                       f"S. {s['page']}" if s.get("page") else "") if x)
+                                       f"S. {s['page']}" if s.get("page") else "",
+                                       f"Stand: {de_date(s.get('stand'))}" if de_date(s.get("stand")) else "") if x)
         items.append(
             '<li class="lb-source">'
             f'<div class="lb-source-head"><span class="lb-n">[{esc(s.get("n"))}]</span> '

@@ -53,6 +53,7 @@
       sourceShow: "Quelle {n}: {label} – Textstelle anzeigen",
       citeLabel: "Quelle {n} anzeigen",
       page: "S. {p}",
+      stand: "Stand: {d}",
       file: "Datei: {f}",
       passageMissing: "Der Wortlaut der Textstelle wird nur direkt nach der Antwort angezeigt.",
       followups: "Weiterfragen",
@@ -118,6 +119,7 @@
       sourceShow: "Source {n}: {label} – show passage",
       citeLabel: "Show source {n}",
       page: "p. {p}",
+      stand: "as of {d}",
       file: "File: {f}",
       passageMissing: "The passage text is only shown right after the answer.",
       followups: "Ask next",
@@ -754,7 +756,15 @@
     var parts = [];
     if (s.heading_path) parts.push(String(s.heading_path));
     if (s.page) parts.push(t("page", { p: s.page }));
+    var d = standDate(s.stand);
+    if (d) parts.push(t("stand", { d: d }));
     return parts.join(" · ");
+  }
+
+  // "2026-11-29" (the unit's front matter `stand`) -> "29.11.2026"; anything else -> ""
+  function standDate(v) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(typeof v === "string" ? v : "");
+    return m ? m[3] + "." + m[2] + "." + m[1] : "";
   }
 
   function renderSources(turn) {
