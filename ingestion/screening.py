@@ -18,8 +18,8 @@ instruction_reason(s)   the name of the first instruction pattern a sentence mat
                         "niemals", "Phishing" exempt it), exfiltration links (URLs with data-carrying query
                         parameters or placeholders).
 screen_text(text)       -> Screened(text, flag, removed, reasons): markup stripped, every paragraph holding an
-                        instruction-like sentence removed; flag "instruction" (something was removed), "markup"
-                        (only markup stripped) or None; ``empty`` when fewer than MIN_LETTERS letters remain.
+                        instruction-like sentence removed; flag "instruction" (something was removed, or the
+                        stripped markup hid an instruction), "markup" (only markup stripped) or None; ``empty`` when fewer than MIN_LETTERS letters remain.
 screen_chunks(chunks)   ingest: every passage screened; instruction-like title or heading path replaced, such
                         front-matter values dropped (the passage is flagged);
                         flagged passages keep their cleaned text and carry ``lb_flag`` (+ ``lb_removed``);
@@ -203,17 +203,52 @@ def _account_phish(s: str) -> bool:
                 and not re.search(_STRONG_WARNING, low))
 
 
+# Literal pieces of which each rule needs at least one (lower case): a rule's regex runs only when one occurs,
+# which keeps screening at answer time cheap (most course sentences contain none).
+_TRIGGERS: list[tuple[str, ...]] = [
+    ("ignorier", "vergiss", "vergesst", "vergessen sie", "missacht", "übergeh", "umgeh", "überschreib"),
+    ("ungültig", "aufgehoben", "nichtig", "außer kraft", "hinfällig"),
+    ("ignore", "disregard", "forget", "override", "bypass"),
+    ("du bist",),
+    ("ab jetzt", "ab sofort", "von nun an", "ab heute", "künftig"),
+    ("du antwortest", "du sagst", "du schreibst", "du sprichst", "du gibst"),
+    ("so als", "so, als", "verhalte dich"),
+    ("you are now", "from now on", "act as", "pretend", " mode", "jailbr", "anything now"),
+    ("wenn du", "falls du", "sofern du", "solltest du"),
+    ("if you are",),
+    ("hinweis", "anweisung", "nachricht", "befehl", "info", "notiz", "achtung", "wichtig"),
+    ("note", "message", "instruction", "attention"),
+    ("liebe", "hallo", "hey"),
+    ("antworte",),
+    ("nur noch",),
+    ("nur noch", "ausschließlich"),
+    ("nutzer", "nutzend", "anwender", "fragenden", "user"),
+    ("respond", "reply", "answer", "only ", "the user"),
+    ("zeig", "nenn", "verrat", "wiederhol", "übersetz", "fass", "druck", "kopier", "gib mir", "geben sie mir",
+     "offenleg", "reveal", "print", "show", "repeat", "output", "display", "leak", "dump", "tell me", "give me"),
+    ("gib", "gebe", "geben sie"),
+    ("<|", "inst", "<<", "_of_turn", "system", "developer"),
+    ("neue", "geänderte", "aktualisierte", "geheime", "versteckte", "zusätzliche", "new", "updated", "secret",
+     "hidden", "additional"),
+    ("http", "www."),
+]
+_CRED_TRIGGERS = ("passw", "kennw", "zugang", "anmeldedaten", "login", "pin", "tan", "transaktionsnummer", "kreditkart",
+                  "kartennummer", "iban", "bankdaten", "kontodaten", "bankverbindung", "code", "credential", "api")
+assert len(_TRIGGERS) == len(RULES)
+
+
 def instruction_reason(sentence: str) -> str | None:
     """Why a sentence reads as an instruction to an AI (or a credential/exfiltration request), or None."""
     s = " ".join(_INVISIBLE.sub("", sentence).split())
     if not s:
         return None
-    for name, rx in RULES:
-        if rx.search(s):
+    low = s.lower()
+    for (name, rx), triggers in zip(RULES, _TRIGGERS):
+        if any(t in low for t in triggers) and rx.search(s):
             return name
-    if _credential_request(s):
+    if any(t in low for t in _CRED_TRIGGERS) and _credential_request(s):
         return "credentials"
-    if _account_phish(s):
+    if ("http" in low or "www." in low) and _account_phish(s):
         return "credentials"
     return None
 
@@ -280,6 +315,12 @@ def screen_text(text: str) -> Screened:
     if removed:
         clean = re.sub(r"\n{3,}", "\n\n", "".join(out)).strip()
         flag = INSTRUCTION
+    elif flag == MARKUP:  # an instruction hidden in what was stripped (comment, script, hidden element) flags too
+        hidden = [r for r in map(instruction_reason, split_sentences(_TAG.sub(" ", re.sub(
+            r"<!--|-->", " ", html.unescape(_INVISIBLE.sub("", text)))))) if r]
+        if hidden:
+            reasons.extend(f"hidden:{r}" for r in hidden)
+            flag = INSTRUCTION
     return Screened(clean, flag, removed, reasons)
 
 
@@ -339,11 +380,10 @@ def safe_hits(hits: Iterable[Any]) -> list[Any]:
         meta = h.metadata or {}
         if meta.get("lb_flag") == INSTRUCTION:
             continue
-        text = sanitize(h.text)
-        if letters(text) < MIN_LETTERS and text != h.text:
+        res = screen_text(h.text)
+        if res.flag == INSTRUCTION or (res.flag and res.empty):
             continue
-        if is_instruction(text) or instruction_reason(str(meta.get("doc_title", ""))) \
-                or instruction_reason(str(meta.get("heading_path", ""))):
+        if instruction_reason(str(meta.get("doc_title", ""))) or instruction_reason(str(meta.get("heading_path", ""))):
             continue
-        out.append(h if text == h.text else dataclasses.replace(h, text=text))
+        out.append(h if res.text == h.text else dataclasses.replace(h, text=res.text))
     return out

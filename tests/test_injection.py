@@ -29,8 +29,8 @@ from assistant.settings import Settings
 from ingestion import chunking
 from ingestion.loaders import load
 from ingestion.pipeline import discover
-from ingestion.screening import (instruction_reason, is_instruction, safe_hits, sanitize, screen_label, screen_text,
-                                 split_sentences)
+from ingestion.screening import (RULES, instruction_reason, is_instruction, safe_hits, sanitize, screen_label,
+                                 screen_text, split_sentences)
 
 from .conftest import CORPUS, ROOT
 from .llm_server import FakeOpenAI, LlamaServer, gguf_path, require_llama
@@ -280,6 +280,16 @@ def test_course_like_sentences_are_not(text):
     assert instruction_reason(text) is None, (instruction_reason(text), text)
 
 
+def test_trigger_words_never_hide_a_rule():
+    """The literal pre-check of each rule (speed) must not change a verdict: every rule run unconditionally over
+    the rule examples and every sentence of the planted documents."""
+    texts = INSTRUCTIONS + NOT_INSTRUCTIONS + [x for _, content, _, _ in PLANTED for x in split_sentences(content)]
+    for text in texts:
+        s = " ".join(text.replace("\u200b", "").split())
+        if any(rx.search(s) for _, rx in RULES):
+            assert instruction_reason(text), text
+
+
 def test_sanitize_strips_active_markup_and_keeps_text():
     raw = ("Hallo <script>alert(1)</script>Welt <b>fett</b> <img src=x onerror=\"alert(1)\"> [x](javascript:alert(1)) "
            "&lt;script&gt;alert(2)&lt;/script&gt; <!-- versteckt --> a < b ![bild](https://x.example/a.png)")
@@ -384,8 +394,11 @@ def test_extractive_answer_never_quotes_planted_text(planted_service, i):
     shown = _shown(events)
     assert not _leaks(shown, markers), _leaks(shown, markers)
     assert not is_instruction(_answer_text(events))
-    for s in next(e["data"] for e in events if e["event"] == "sources"):
+    sources = next(e["data"] for e in events if e["event"] == "sources")
+    for s in sources:
         assert s["label"] and not instruction_reason(s["label"])
+    print(f"[injection-extractive] {name}: answerable={events[-1]['data']['answerable']} sources="
+          f"{[Path(s['source']).name for s in sources]}")
 
 
 @pytest.mark.parametrize("question", DIRECT)
@@ -499,6 +512,9 @@ def test_real_llm_never_sees_planted_text(llama, planted_service, i):
         assert not _leaks(prompt, markers), (name, _leaks(prompt, markers))
     assert not _leaks(_shown(events), markers), (name, _leaks(_shown(events), markers))
     assert not is_instruction(_answer_text(events))
+    notice = next((e["data"] for e in events if e["event"] == "notice"), None)
+    print(f"[injection-llm] {name}: prompts sent={len(client.sent)} passages in prompt={client.sent[0].count('<quelle nr=') if client.sent else 0} "
+          f"answer={'fallback (' + notice['fallback']['reason'] + ')' if notice else events[0]['data']['answerer']}")
 
 
 @pytest.mark.parametrize("question", DIRECT)
