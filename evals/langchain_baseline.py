@@ -35,10 +35,10 @@ class USEEmbeddings(Embeddings):
         self.embedder = embedder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed(list(texts)).tolist()
+        return self.embedder.embed_documents(list(texts)).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed([text])[0].tolist()
+        return self.embedder.embed_query(text).tolist()
 
 
 class LangChainBaseline:

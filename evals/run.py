@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.embeddings import USEEmbedder
+from assistant.embeddings import USEEmbedder, create_embedder
 from assistant.roles import Role
 from assistant.service import ChatService
 from assistant.settings import Settings
@@ -434,8 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     data = golden.corpus_set()
     seeds_q = golden.seed_set()
-    embedder = USEEmbedder(threads=2)
-    judge = citations.Judge(embedder.embed)
+    embedder = create_embedder(Settings().embedder, Settings().embedder_threads)  # the app's default (E5)
+    judge = citations.Judge(USEEmbedder(threads=2).embed)  # the judge was validated with USE: keep it
     res: dict[str, Any] = {"created": dt.datetime.now().isoformat(timespec="seconds"), "cores": os.cpu_count(),
                            "embedder": embedder.name}
     res["commit"], res["clean"] = _git()

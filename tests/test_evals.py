@@ -106,7 +106,10 @@ def test_claim_parser_reads_citations_lead_ins_and_bullets():
     assert p.uncited == ["Fordern Sie die Unterlagen rechtzeitig an."]
 
 
-def test_citation_judge_keeps_its_validated_accuracy(embedder):
+def test_citation_judge_keeps_its_validated_accuracy():
+    from assistant.embeddings import USEEmbedder  # the judge was validated with USE, whatever the app uses
+
+    embedder = USEEmbedder(threads=2)
     labels = golden.load_yaml("citation_labels.yaml")["pairs"]
     kinds = Counter(p["kind"] for p in labels)
     assert kinds["real"] >= 50 and kinds["mismatch_same_answer"] + kinds["mismatch_other_answer"] >= 30
