@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ingestion.screening import instruction_reason, safe_hits
+from ingestion.screening import instruction_only, instruction_reason, safe_hits
 
 from .embeddings import Embedder
 from .german import content_words, sentences, stem
@@ -156,7 +156,11 @@ class ExtractiveAnswerer:
 
     def decide(self, query: str, hits: list[Hit], idf: Callable[[str], float] | None = None) -> Decision:
         """Weak evidence is declined. Signals: the best dense similarity among the top passages, and the
-        share of the question's content words (IDF-weighted, synonyms counted) that the top passages contain."""
+        share of the question's content words (IDF-weighted, synonyms counted) that the top passages contain.
+        A question that is nothing but an instruction to the assistant is declined (ingestion.screening)."""
+        screened = instruction_only(query)
+        if screened:
+            return Decision(False, 0.0, 0.0, f"instruction:{screened}")
         if not hits:
             return Decision(False, 0.0, 0.0, "no_hits")
         dense = max(h.dense_score for h in hits[:5])

@@ -19,12 +19,14 @@ instruction_reason(s)   the name of the first instruction pattern a sentence mat
                         parameters or placeholders).
 screen_text(text)       -> Screened(text, flag, removed, reasons): markup stripped, every paragraph holding an
                         instruction-like sentence removed; flag "instruction" (something was removed, or the
-                        stripped markup hid an instruction), "markup" (only markup stripped) or None; ``empty`` when fewer than MIN_LETTERS letters remain.
+                        stripped markup hid an instruction), "markup" (only markup stripped) or None;
+                        ``empty`` when fewer than MIN_LETTERS letters remain.
 screen_chunks(chunks)   ingest: every passage screened; instruction-like title or heading path replaced, such
                         front-matter values dropped (the passage is flagged);
                         flagged passages keep their cleaned text and carry ``lb_flag`` (+ ``lb_removed``);
                         passages left empty (markup-only, instruction-only) are dropped; ``n_chunks`` is the
                         number kept.
+instruction_only(q)     a question that instructs the assistant and asks nothing else: the answerers decline it.
 safe_hits(hits)         answer time (extractive and LLM): passages flagged "instruction" at ingest, and
                         passages whose text still holds an instruction-like sentence (indexes built before
                         screening), are left out; the others are returned with sanitized text.
@@ -255,6 +257,22 @@ def instruction_reason(sentence: str) -> str | None:
 
 def is_instruction(text: str) -> bool:
     return any(instruction_reason(s) for s in split_sentences(text))
+
+
+_ASKS = re.compile(r"\?|^\W*(?:was|wie|wer|wen|wem|wo|wann|warum|wieso|weshalb|welche\w*|darf|dürfen|muss|müssen|kann|"
+                   r"können|soll|sollte|gibt|gilt|ist|sind|brauch\w*|hat|haben|what|how|who|when|why|which|can|is|are|"
+                   r"do|does)\b", re.I)
+
+
+def instruction_only(question: str) -> str | None:
+    """The reason when a question holds an instruction to the assistant and nothing else it asks (its other
+    sentences, if any, neither end in "?" nor start with a question word); None otherwise."""
+    sents = split_sentences(question)
+    reasons = [instruction_reason(s) for s in sents]
+    if not any(reasons):
+        return None
+    rest = [s for s, r in zip(sents, reasons) if not r]
+    return None if any(_ASKS.search(s.strip()) for s in rest) else next(r for r in reasons if r)
 
 
 _SENT = re.compile(r"(?<=[.!?;])\s+(?=[\"'„“»(\[<*#]?[A-ZÄÖÜ0-9<\[])")
