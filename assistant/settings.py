@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # ingest limits per file (untrusted files); see ingestion/limits.py
     ingest_max_file_mb: float = Field(50.0, gt=0, description="Largest file read (MB on disk).")
     ingest_max_unpacked_mb: float = Field(200.0, gt=0, description="Largest unpacked size of a DOCX (ZIP), MB.")
-    ingest_max_text_mb: float = Field(5.0, gt=0, description="Most text one file may yield (MB of characters).")
+    ingest_max_text_mb: float = Field(3.0, gt=0, description="Most text one file may yield (MB of characters).")
     ingest_file_timeout_s: float = Field(120.0, gt=0, description="Seconds to parse and chunk one file.")
     ingest_max_memory_mb: float = Field(2048.0, ge=256, description="Memory cap of the parsing worker process (MB).")
 

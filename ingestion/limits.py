@@ -30,13 +30,13 @@ class IngestLimits:
 
     max_file_mb: float = 50.0        # bytes on disk
     max_unpacked_mb: float = 200.0   # sum of uncompressed members of a DOCX (ZIP)
-    max_text_mb: float = 5.0         # characters of text a file may yield (passages to embed)
+    max_text_mb: float = 3.0         # characters of text a file may yield (~4000 passages, ~6 min to embed)
     file_timeout_s: float = 120.0    # wall time to parse and chunk one file (in the worker process)
     max_memory_mb: float = 2048.0    # address space of the worker process that parses files
     max_front_matter_kb: float = 64.0
     max_zip_ratio: float = 100.0     # compression ratio of one ZIP member (bigger members only)
     max_pdf_pages: int = 5000        # a 1 KB PDF can claim 60 000 pages by reusing one page-tree node
-    max_passages: int = 20_000       # passages one file may yield (each is embedded)
+    max_passages: int = 5000         # passages one file may yield (each is embedded, ~700 per minute on 2 cores)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

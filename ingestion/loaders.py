@@ -65,15 +65,23 @@ def load_bytes(name: str, data: bytes, limits: IngestLimits | None = None) -> Do
     doc = loader(data, Path(name).stem, limits)
     # lone surrogates (from broken PDF strings) cannot be stored: replace them
     doc.title = _clean(str(doc.title))
-    doc.sections = [Section(_clean(s.text), [_clean(h) for h in s.heading_path], s.page)
-                    for s in doc.sections if s.text.strip()]
+    sections = [Section(_clean(s.text), [_clean(h) for h in s.heading_path], s.page)
+                for s in doc.sections if s.text.strip()]
+    # runs of thousands of characters without a space (base64 images, hex dumps, one giant "word") are not
+    # text: they would only become passages of noise, each one embedded
+    junk = any(_JUNK.search(s.text) for s in sections)
+    doc.sections = [Section(_JUNK.sub(" ", s.text).strip(), s.heading_path, s.page) for s in sections] if junk \
+        else sections
+    doc.sections = [s for s in doc.sections if s.text]
     if not doc.sections:
-        raise LoadError("Die Datei enthält keinen lesbaren Text.")
+        raise LoadError("Die Datei enthält keinen lesbaren Text" + (
+            " (nur Zeichenfolgen ohne Leerzeichen, z. B. eingebettete Binärdaten)." if junk else "."))
     check_text_size(sum(len(s.text) for s in doc.sections), limits)
     return doc
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_JUNK = re.compile(r"\S{2000,}")
 
 
 def _clean(text: str) -> str:
@@ -225,7 +233,7 @@ _PDF_LOCKED = "Das PDF ist passwortgeschützt (verschlüsselt) und kann nicht ge
 
 def _load_pdf(data: bytes, stem: str, limits: IngestLimits) -> Document:
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, WrongPasswordError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError, WrongPasswordError
 
     if b"%PDF" not in data[:1024]:
         raise LoadError("Die Datei ist kein PDF (die Kennung %PDF fehlt am Anfang).")
@@ -256,6 +264,9 @@ def _load_pdf(data: bytes, stem: str, limits: IngestLimits) -> Document:
                         "(bitte die Installation mit `pip install -e .` wiederholen).") from None
     except (FileNotDecryptedError, WrongPasswordError):
         raise LoadError(_PDF_LOCKED) from None
+    except LimitReachedError:
+        raise LoadError("Das PDF überschreitet eine Sicherheitsgrenze des PDF-Lesers (zu viele Seiten oder zu große "
+                        "Datenströme) – vermutlich absichtlich aufgebläht.") from None
     except (MemoryError, RecursionError):
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
@@ -283,6 +294,12 @@ def _load_pdf(data: bytes, stem: str, limits: IngestLimits) -> Document:
 _HEADING_STYLE = re.compile(r"^(?:Heading|Überschrift|Titel|Title)\s*(\d*)$", re.I)
 
 
+def _out_of_memory(err: Exception) -> bool:
+    """libxml2 reports a failed allocation as a syntax error (ERR_NO_MEMORY)."""
+    log = str(getattr(err, "error_log", "") or "")
+    return "NO_MEMORY" in log or "memory allocation failed" in f"{err} {log}".lower()
+
+
 def _load_docx(data: bytes, stem: str, limits: IngestLimits) -> Document:
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE compound file
         raise LoadError("Das Word-Dokument ist verschlüsselt (passwortgeschützt) oder im alten .doc-Format; "
@@ -295,6 +312,8 @@ def _load_docx(data: bytes, stem: str, limits: IngestLimits) -> Document:
     except (MemoryError, RecursionError):
         raise
     except Exception as err:
+        if _out_of_memory(err):  # libxml2 under the worker's memory cap
+            raise MemoryError from None
         raise LoadError(f"Das Word-Dokument ist beschädigt ({type(err).__name__}).") from None
     title = d.core_properties.title or ""
     stack: list[tuple[int, str]] = []

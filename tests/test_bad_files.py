@@ -152,6 +152,8 @@ def build_bad_files(d: Path, work: Path) -> list[Kind]:
     add("many_tiny_sections", "viele-abschnitte.md", ("zu viele Passagen",),
         "".join(f"## A{i}\n\nKI\n\n" for i in range(25_000)))
     add("one_line_3mb", "eine-zeile.txt", ("zu viel Text",), "x" * 3_000_000)
+    add("one_word_900kb", "ein-wort.txt", ("ohne Leerzeichen",), "x" * 900_000)
+    add("base64_only_md", "nur-bild.md", ("ohne Leerzeichen",), "# Bild\n\n![](data:image/png;base64," + "QUJD" * 5000 + ")\n")
 
     # front matter
     add("yaml_syntax", "kopf-syntax.md", ("YAML",), _fm("titel: [nicht geschlossen"))
@@ -182,7 +184,7 @@ def build_bad_files(d: Path, work: Path) -> list[Kind]:
     add("pdf_scan_without_text", "scan.pdf", ("keinen Text",))
     add("pdf_page_tree_bomb", "seitenbaum.pdf", ("zu viele Seiten", "dauerte zu lange", "Speichergrenze"),
         pdf_page_tree_bomb(5, 9))
-    add("pdf_page_tree_over_limit", "seitenbaum-gross.pdf", ("PDF",), pdf_page_tree_bomb(6, 10))
+    add("pdf_page_tree_over_limit", "seitenbaum-gross.pdf", ("Sicherheitsgrenze",), pdf_page_tree_bomb(6, 10))
     add("pdf_no_pages", "ohne-seiten.pdf", ("PDF",),
         _pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]))
 
@@ -354,7 +356,7 @@ def test_bad_files_stay_bounded_in_time_and_memory(files, tmp_path):
             s = socket.socket(socket.AF_UNIX)
             s.bind(str(p))
             s.close()
-    (bad / "lange-zeile.txt").write_text("y" * 900_000)  # a long line under the limits is ingested, fast
+    (bad / "lange-zeile.txt").write_text("KI im Betrieb " * 60_000)  # one long line under the limits: ingested, fast
     script = f"""
 import json, resource, sys, time
 from pathlib import Path
@@ -456,3 +458,24 @@ def test_cli_exits_non_zero_after_printing_the_summary(tmp_path, embedder, monke
     assert broken.exit_code == 1, broken.output
     assert "unchanged 1" in broken.output and "failed 1" in broken.output
     assert "[red]kaputt.pdf" in broken.output  # a file name is shown as it is, not read as markup
+
+
+def test_memory_cap_stops_a_parser_and_the_next_file_gets_a_fresh_worker(tmp_path):
+    """A DOCX whose 36 MB of XML need more memory than the cap allows (ZIP checks switched off here)."""
+    from ingestion.limits import MB
+    from ingestion.worker import ParserWorker
+
+    bomb = _docx_with(make_docx(tmp_path / "gut.docx"), {
+        "word/document.xml": _doc_xml(b"<w:p><w:r><w:t>KI</w:t></w:r></w:p>" * 1_000_000)})
+    limits = IngestLimits(max_file_mb=50, max_unpacked_mb=500, max_zip_ratio=1e9, max_text_mb=100,
+                          max_passages=10**7, file_timeout_s=60, max_memory_mb=300)
+    with ParserWorker(limits) as worker:
+        worker.parse("a.md", b"# A\n\nKI im Betrieb.\n", "a.md", "h", 900, 150)
+        caps = Path(f"/proc/{worker.proc.pid}/limits").read_text()
+        cap = int(next(x for x in caps.splitlines() if x.startswith("Max address space")).split()[3])
+        assert 300 * MB <= cap < 1024 * MB  # the parser's address space is capped
+        first = worker.proc.pid
+        with pytest.raises(LoadError, match="Speichergrenze"):
+            worker.parse("bombe.docx", bomb, "bombe.docx", "h", 900, 150)
+        title, chunks = worker.parse("b.md", b"# B\n\nDatenschutz im Betrieb.\n", "b.md", "h", 900, 150)
+        assert title == "B" and chunks and worker.proc.pid != first
