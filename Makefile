@@ -37,7 +37,7 @@ test: $(VENV)/.installed-test
 eval: $(VENV)/.installed
 	$(BIN)/python -m evals.run
 
-# Performance benchmarks (~8 min on an idle 2-core machine, longer when shared; BENCH_QUICK=1: a few minutes): evals/results/bench.md + .json
+# Performance benchmarks (~20 min on an idle 2-core machine with E5, longer when shared; BENCH_QUICK=1: a few minutes): evals/results/bench.md + .json
 bench: $(VENV)/.installed
 	$(BIN)/python -c "import httpx, reportlab" 2>/dev/null || $(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/python -m bench.run

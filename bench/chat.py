@@ -1,7 +1,8 @@
 """POST /api/chat against a real uvicorn server on loopback: time to first event and to `done`,
 one user and many concurrent SSE clients; peak RSS of the server process.
 
-The server is `python -m assistant serve` (the default stack: embedded Chroma, USE, extractive answerer)
+The server is `python -m assistant serve` (the default stack: embedded Chroma, the configured embedder –
+E5 unless LB_EMBEDDER says otherwise –, extractive answerer)
 on a free 127.0.0.1 port with its own data dir and LB_RATE_LIMIT_PER_MINUTE=0. The load driver is
 asyncio + httpx, bounded in clients, time and per request; it stops by itself.
 """
@@ -181,7 +182,7 @@ async def single_user(base: str, qs: list[tuple[str, str | None]], n: int, timeo
     import httpx
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), trust_env=False) as client:
-        for q, role in qs[:3]:  # warm-up: first USE call, lexical index load, SQLite
+        for q, role in qs[:3]:  # warm-up: first embedder call, lexical index load, SQLite
             await one_chat(client, base, q, role, timeout)
         recs = []
         t = time.perf_counter()
@@ -287,7 +288,9 @@ def main() -> None:
         srv.sampler.phase = "single"
         log(f"single user: {a.single} chats one after another")
         cpu0 = proc_cpu_s(srv.proc.pid)
+        t_unix = time.time()
         res["single"] = asyncio.run(single_user(srv.base, qs, a.single, a.timeout))
+        res["single"]["t_unix"] = [round(t_unix, 3), round(time.time(), 3)]  # phase start/end (incl. warm-up)
         cpu1 = proc_cpu_s(srv.proc.pid)
         if cpu0 is not None and cpu1 is not None:  # includes the 3 warm-up chats
             res["single"]["server_cpu_ms_per_chat"] = round((cpu1 - cpu0) / (a.single + 3) * 1000, 1)
@@ -297,7 +300,9 @@ def main() -> None:
         spy_out = a.out.with_suffix(".pyspy.txt")
         spy = pyspy_start(srv.proc.pid, a.seconds, spy_out) if a.pyspy else None
         cpu0, client_cpu0 = proc_cpu_s(srv.proc.pid), time.process_time()
+        t_unix = time.time()
         res["load"] = asyncio.run(load(srv.base, qs, a.clients, a.seconds, a.timeout, a.grace))
+        res["load"]["t_unix"] = [round(t_unix, 3), round(time.time(), 3)]
         cpu1 = proc_cpu_s(srv.proc.pid)
         if cpu0 is not None and cpu1 is not None:
             used = cpu1 - cpu0

@@ -127,9 +127,45 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def settings_embedder():
-    """The embedder the app would build from its settings (default: USE with 2 threads)."""
+    """The embedder the app would build from its settings (LB_EMBEDDER, LB_EMBEDDER_THREADS; default E5 with
+    2 OpenMP threads) and its thread count."""
     from assistant.embeddings import create_embedder
     from assistant.settings import Settings
 
     s = Settings()
     return create_embedder(s.embedder, s.embedder_threads), s.embedder_threads
+
+
+def embedder_facts(embedder, threads: int) -> dict[str, Any]:
+    """Name, dimension, threads and the OpenMP environment the embedder runs with (set by E5Embedder)."""
+    return {"name": embedder.name, "dim": embedder.dim, "threads": threads,
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+
+
+def fresh_questions(embedder) -> bool:
+    """Every ``embed_query`` call encodes the question for real: the embedder's text -> vector cache (E5Embedder
+    keeps one; a repeated text costs nothing) loses the question's entry just before the call. The benchmarks ask
+    the same few hundred questions many times; real users rarely repeat one verbatim, and the targets include
+    the query encoding. Vectors of passages and answer sentences stay cached as in the app. Patches the instance
+    only; returns False (and changes nothing) for an embedder without such a cache."""
+    cache, lock = getattr(embedder, "_cache", None), getattr(embedder, "_lock", None)
+    if cache is None or not hasattr(cache, "pop"):
+        return False
+    try:
+        from assistant.embeddings import _clean
+    except ImportError:  # pragma: no cover - older app
+        def _clean(t: str) -> str:
+            return t
+    orig = embedder.embed_query
+
+    def embed_query(text: str):
+        for key in ((True, _clean(text)), (True, text)):
+            if lock is not None:
+                with lock:
+                    cache.pop(key, None)
+            else:
+                cache.pop(key, None)
+        return orig(text)
+
+    embedder.embed_query = embed_query
+    return True

@@ -1,5 +1,6 @@
-"""Ingestion throughput: the real embedder's rate, the course corpus end to end, generated German PDFs
-(parse rate over all pages; end to end incl. embeddings over a part of them)."""
+"""Ingestion throughput: the real embedder's rate (passages via ``embed_documents``, questions via
+``embed_query``), the course corpus end to end, generated German PDFs (parse rate over all pages; end to
+end incl. embeddings over a part of them)."""
 
 from __future__ import annotations
 
@@ -12,38 +13,72 @@ from .common import CORPUS, index_size, log, write_json
 
 
 class TimingEmbedder:
-    """Wraps the real embedder and adds up the seconds spent embedding."""
+    """Wraps the real embedder and adds up the seconds spent embedding passages (``embed_documents``,
+    what ``PassageIndex.upsert`` calls); the other three forms are passed through and counted apart."""
 
     def __init__(self, real) -> None:
         self.real, self.name, self.dim = real, real.name, real.dim
-        self.seconds = 0.0
+        self.seconds = 0.0          # embed_documents only
         self.texts = 0
+        self.other_seconds = 0.0    # embed_query / embed_queries / embed (none expected during ingest)
+        self.other_calls = 0
 
-    def embed(self, texts):
+    def embed_documents(self, texts):
         t = time.perf_counter()
         try:
-            return self.real.embed(texts)
+            return self.real.embed_documents(texts)
         finally:
             self.seconds += time.perf_counter() - t
             self.texts += len(texts)
 
+    def _other(self, fn, arg):
+        t = time.perf_counter()
+        try:
+            return fn(arg)
+        finally:
+            self.other_seconds += time.perf_counter() - t
+            self.other_calls += 1
 
-def embed_rate(embedder, n_passages: int, n_sentences: int) -> dict[str, Any]:
+    def embed_query(self, text):
+        return self._other(self.real.embed_query, text)
+
+    def embed_queries(self, texts):
+        return self._other(self.real.embed_queries, texts)
+
+    def embed(self, texts):
+        return self._other(self.real.embed, texts)
+
+
+def embed_rate(embedder, n_passages: int, n_queries: int) -> dict[str, Any]:
+    """Passages (900 characters of course text) through ``embed_documents`` in one call, as ingest does;
+    real German questions through ``embed_query`` one at a time, as retrieval does."""
+    from .common import fresh_questions, questions, summary_ms
     from .synth import corpus_topics
 
     sents = [s for _, _, ss in corpus_topics() for s in ss]
     text = " ".join(sents)
-    passages = [text[i * 900:(i + 1) * 900] for i in range(n_passages)]
-    embedder.embed(passages[:4])
+    passages = [text[i * 900:(i + 1) * 900] for i in range(n_passages + 4)]
+    embedder.embed_documents(passages[n_passages:])  # warm-up on other texts (the embedder may cache vectors)
+    passages = passages[:n_passages]
+    uncached = fresh_questions(embedder)
     t = time.perf_counter()
-    embedder.embed(passages)
+    embedder.embed_documents(passages)
     p_s = time.perf_counter() - t
+    qs = [q for q, _ in questions()]
+    qs = [qs[i % len(qs)] for i in range(n_queries)]
+    for q in qs[:5]:
+        embedder.embed_query(q)
+    lat = []
     t = time.perf_counter()
-    embedder.embed(sents[:n_sentences])
-    s_s = time.perf_counter() - t
+    for q in qs:
+        t1 = time.perf_counter()
+        embedder.embed_query(q)
+        lat.append(time.perf_counter() - t1)
+    q_s = time.perf_counter() - t
     rate = n_passages / p_s
     return {"passages": n_passages, "passage_chars": 900, "passages_per_s": round(rate, 2),
-            "sentences": n_sentences, "sentences_per_s": round(n_sentences / s_s, 1),
+            "queries": n_queries, "queries_per_s": round(n_queries / q_s, 1), "query_ms": summary_ms(lat),
+            "question_cache_bypassed": uncached,
             "hours_for_100k_passages": round(100_000 / rate / 3600, 2)}
 
 
@@ -60,7 +95,10 @@ def _ingest(data_dir: Path, paths: list[Path], embedder) -> tuple[dict[str, Any]
     chunks = sum(r.chunks for r in report.results if r.status in ("added", "updated"))
     out = {"files": c["added"] + c["updated"], "failed": c["failed"], "chunks": chunks, "seconds": round(secs, 2),
            "chunks_per_s": round(chunks / secs, 2), "files_per_s": round((c["added"] + c["updated"]) / secs, 3),
-           "embed_seconds": round(timing.seconds, 2), "embed_share": round(timing.seconds / secs, 3)}
+           "embed_seconds": round(timing.seconds, 2), "embed_share": round(timing.seconds / secs, 3),
+           "embedded_passages": timing.texts,
+           "embedded_passages_per_s": round(timing.texts / timing.seconds, 2) if timing.seconds else None,
+           "other_embed_calls": timing.other_calls, "other_embed_seconds": round(timing.other_seconds, 2)}
     return out, svc
 
 
@@ -133,13 +171,13 @@ def main() -> None:
     ap.add_argument("--embed-passages", type=int, default=64)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
-    from .common import settings_embedder
+    from .common import embedder_facts, settings_embedder
 
     embedder, threads = settings_embedder()
     res: dict[str, Any] = {"embedder_threads": threads}
-    log("embedding rate")
-    res["embedder"] = {"name": embedder.name, "dim": embedder.dim,
-                       **embed_rate(embedder, a.embed_passages, a.embed_passages * 4)}
+    log(f"embedding rate ({embedder.name}, {threads} threads)")
+    res["embedder"] = {**embedder_facts(embedder, threads),
+                       **embed_rate(embedder, a.embed_passages, max(50, a.embed_passages * 2))}
     log("corpus ingest (end to end)")
     res["corpus"] = corpus(a.corpus_data, embedder)
     log(f"PDFs: {a.pages} pages generated and parsed, {a.e2e_pages} end to end")

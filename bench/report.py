@@ -56,6 +56,15 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def embedder_of(res: dict[str, Any]) -> dict[str, Any]:
+    """Name, dim, threads and OpenMP wait policy of the embedder the steps ran with (from their results)."""
+    for step in ("ingest", "scale"):
+        e = (res.get(step) or {}).get("embedder")
+        if isinstance(e, dict) and e.get("name"):
+            return e
+    return {"name": "the configured embedder", "dim": "?", "threads": "?"}
+
+
 def _ms(s: dict[str, Any] | None, key: str) -> str:
     if not s or s.get(key) is None:
         return "–"
@@ -83,10 +92,13 @@ def render(res: dict[str, Any]) -> str:
           for k in ("ingest", "chat", "scale") if isinstance(res.get(k), dict) and res[k].get("loadavg_before_after")) + ".")
     w("")
     ov = res.get("lb_overrides") or {}
+    emb = embedder_of(res)
     threads = (res.get("ingest") or res.get("scale") or {}).get("embedder_threads")
     w("Settings: " + ("**default stack** (no LB_ overrides)" if not ov else
                       "**LB_ overrides in effect: " + ", ".join(f"{k}={v}" for k, v in ov.items()) + "**")
-      + (f"; USE embedder threads = {threads}" if threads else "") + ".")
+      + f"; embedder **{emb['name']}** ({emb.get('dim')}-dim)"
+      + (f", {threads} threads (LB_EMBEDDER_THREADS)" if threads else "")
+      + (f", OMP_WAIT_POLICY={emb['omp_wait_policy']}" if emb.get("omp_wait_policy") else "") + ".")
     w("")
     w("## Targets")
     w("")
@@ -98,6 +110,15 @@ def render(res: dict[str, Any]) -> str:
         verdict = "not measured" if v["met"] is None else ("**met**" if v["met"] else "**missed**")
         w(f"| {v['target']} | {lim} | {val} | {cores} | {verdict}: {v['by']} |")
     w("")
+    ing0 = res.get("ingest")
+    if ing0:
+        e0, c0 = ing0["embedder"], ing0["corpus"]
+        w(f"Ingest with {e0['name']} (not a target): **{e0['passages_per_s']:.1f} passages/s** embedding 900-character "
+          f"passages (`embed_documents`), corpus/ end to end **{c0['chunks_per_s']:.1f} chunks/s** "
+          f"(embedding {c0['embed_share'] * 100:.0f} % of the time); 100k passages would take ≈ "
+          f"{e0['hours_for_100k_passages']:.1f} h. The retrieval and chat figures include {e0['name']} query "
+          "encoding (`embed_query`) of every question.")
+        w("")
 
     ing = res.get("ingest")
     if ing:
@@ -108,8 +129,12 @@ def render(res: dict[str, Any]) -> str:
         w("")
         w("| what | figure | cores |")
         w("|---|---|---|")
-        w(f"| USE embedder, 900-character passages | {e['passages_per_s']:.1f} passages/s (100k passages ≈ {e['hours_for_100k_passages']:.1f} h) | {cores} |")
-        w(f"| USE embedder, single sentences | {e['sentences_per_s']:.0f} sentences/s | {cores} |")
+        w(f"| {e['name']}, 900-character passages (`embed_documents`, one call of {e['passages']}) | {e['passages_per_s']:.1f} passages/s (100k passages ≈ {e['hours_for_100k_passages']:.1f} h) | {cores} |")
+        if e.get("query_ms"):
+            w(f"| {e['name']}, questions one at a time (`embed_query`, {e['queries']} real questions) | "
+              f"p50 {_ms(e['query_ms'], 'p50')} / p95 {_ms(e['query_ms'], 'p95')} ms, {e['queries_per_s']:.0f} questions/s | {cores} |")
+        elif e.get("sentences_per_s"):
+            w(f"| {e['name']}, single sentences | {e['sentences_per_s']:.0f} sentences/s | {cores} |")
         w(f"| corpus/ end to end ({c['files']} Markdown files → {c['chunks']} chunks, incl. embeddings, Chroma, BM25) | "
           f"{c['seconds']:.1f} s = **{c['chunks_per_s']:.1f} chunks/s**, {c['files_per_s']:.2f} files/s; embedding {c['embed_share'] * 100:.0f} % of the time | {cores} |")
         w(f"| corpus/ re-run, all unchanged | {c['rerun_unchanged_s']:.2f} s | {cores} |")
@@ -128,7 +153,8 @@ def render(res: dict[str, Any]) -> str:
         w("## Hybrid retrieval latency by index size")
         w("")
         rounds = next(iter(sc["scales"].values())).get("query", {}).get("rounds", 1)
-        w("`ChatService.search(question, role, mode=\"hybrid\")`, each figure one call (embed question, BM25, Chroma HNSW, "
+        w("`ChatService.search(question, role, mode=\"hybrid\")`, each figure one call (embed the question with "
+          f"{emb['name']} `embed_query`, BM25, Chroma HNSW, "
           f"fetch passages, fusion); {rounds} rounds that interleave the sizes, each round a fresh process with 10 "
           "warm-up questions first. p95 of each round in the last column shows how much the shared machine moved the figures.")
         w("")
@@ -157,7 +183,8 @@ def render(res: dict[str, Any]) -> str:
           "`count` runs once per query inside `PassageIndex.dense`; `fingerprint` (count + collection metadata) "
           "at most every 2 s; `get hits` fetches text and metadata of all fused candidates (up to 100):")
         w("")
-        labels = {"embed_query": "embed question (USE)", "bm25_search": "BM25", "chroma_count": "Chroma count()",
+        labels = {"embed_query": f"embed question ({emb['name']})", "query_plan": "query plan (typos, synonyms)",
+                  "bm25_search": "BM25", "chroma_count": "Chroma count()",
                   "chroma_query_50": "Chroma HNSW top-50", "chroma_get_hits": "Chroma get hits", "fingerprint": "fingerprint"}
         w("| chunks | " + " | ".join(labels.values()) + " |")
         w("|---|" + "---|" * len(labels))
@@ -237,7 +264,7 @@ def render(res: dict[str, Any]) -> str:
         w("")
         w("| what | figure | cores |")
         w("|---|---|---|")
-        w(f"| server peak RSS, VmHWM after the load (default stack: embedded Chroma, USE, extractive) | **{sv.get('peak_rss_vmhwm_mb')} MiB** | {cores} |")
+        w(f"| server peak RSS, VmHWM after the load (embedded Chroma, {emb['name']}, extractive) | **{sv.get('peak_rss_vmhwm_mb')} MiB** | {cores} |")
         w(f"| server RSS after start / after single user / after load | {sv.get('rss_after_start_mb')} / {sv.get('rss_after_single_mb')} / {sv.get('rss_after_load_mb')} MiB | {cores} |")
         w(f"| server start until /api/health answers | {sv.get('startup_s')} s | {cores} |")
         if ing:
@@ -248,6 +275,8 @@ def render(res: dict[str, Any]) -> str:
                 z = s["build"]["size"]
                 w(f"| index on disk, synthetic {int(n):,} chunks: Chroma {z['chroma_mb']} MB + BM25 {z['lexical_mb']} MB | **{z['mb_per_1k_chunks']:.2f} MB per 1k chunks** | {cores} |")
         w("")
+    if res.get("threads"):
+        render_threads(res["threads"], cores, w)
     if res.get("errors"):
         w("## Steps that failed")
         w("")
@@ -268,13 +297,18 @@ def method_values(res: dict[str, Any]) -> dict[str, Any]:
     fid = sc.get("fidelity", {})
     chat = res.get("chat", {})
     cfg = res.get("config", {})
-    return {"sentences": pool.get("sentences", "?"), "topics": pool.get("topics", "?"),
+    emb = embedder_of(res)
+    rate = (res.get("ingest") or {}).get("embedder", {}).get("hours_for_100k_passages")
+    return {"embedder": emb["name"], "dim": emb.get("dim", "?"), "threads": emb.get("threads", "?"),
+            "hours_100k": f"≈ {rate:.1f} h" if rate else "hours","sentences": pool.get("sentences", "?"), "topics": pool.get("topics", "?"),
             "corpus_topics": pool.get("corpus_topics", "?"), "pool_s": pool.get("embed_s", "?"),
             "cos_mean": fid.get("cos_mean", "?"), "cos_min": fid.get("cos_min", "?"),
             "corr": fid.get("pairwise_similarity_corr", "?"), "fid_n": fid.get("sample", "?"),
             "queries": cfg.get("queries", "?"), "single": cfg.get("single", "?"), "clients": cfg.get("clients", "?"),
             "seconds": cfg.get("seconds", "?"), "pages": cfg.get("pages", "?"), "e2e_pages": cfg.get("e2e_pages", "?"),
-            "port": chat.get("server", {}).get("port", "?")}
+            "port": chat.get("server", {}).get("port", "?"),
+            "server_cmd": chat.get("server", {}).get("cmd", "python -m assistant serve"),
+            "server_env": chat.get("server", {}).get("env", "LB_RATE_LIMIT_PER_MINUTE=0")}
 
 
 METHOD = """## How this was measured
@@ -282,26 +316,31 @@ METHOD = """## How this was measured
 - **Machine**: every figure carries the core count; the tables name `os.cpu_count()`. Wall-clock times on a shared
   machine: other processes running at the same time make every latency longer, never shorter.
 - **Ingestion**: `ChatService.ingest` (the code path of `lernbegleiter ingest`) into a fresh data dir under a temp
-  folder, real USE embedder (2 threads), embedded Chroma, BM25 rebuild included. The embedder is wrapped only to add
-  up the seconds it spends. PDFs: {pages} A4 pages of German text (course sentences and template sentences about KI
+  folder, real {embedder} embedder ({threads} threads), embedded Chroma, BM25 rebuild included. The embedder is wrapped
+  only to add up the seconds it spends in `embed_documents` (the passage form `PassageIndex.upsert` calls). PDFs: {pages} A4 pages of German text (course sentences and template sentences about KI
   in trades) written with reportlab (Helvetica, headings, page-number footers, ~2,000+ characters a page);
   parse rate = `ingestion.loaders.load` + `chunk_document` over all of them; end to end over the first
   {e2e_pages} pages (whole files of 50 pages; `BENCH_PDF_E2E_PAGES` sets how many).
-- **Scale indexes (1k / 10k / 100k chunks)**: embedding 100k real passages with USE on 2 cores would take hours
-  (see the embedder rate), so passage vectors are *composed*: a pool of {sentences} distinct German sentences
+- **Scale indexes (1k / 10k / 100k chunks)**: embedding 100k real passages with {embedder} on 2 cores would take
+  {hours_100k} (see the embedder rate), so passage vectors are *composed*: a pool of {sentences} distinct German sentences
   ({corpus_topics} topics from corpus/ – real course text – plus template sentences on trade × KI-theme topics,
-  {topics} topics in all) and their title/heading lines were each embedded once with the real USE embedder
-  ({pool_s} s). A passage is 5–8 sentences of one topic (30 % also 1–2 of another), ~800 characters, unique text,
+  {topics} topics in all) and their title/heading lines were each embedded once with the real {embedder}
+  embedder in its passage form (`embed_documents`; {pool_s} s). A passage is 5–8 sentences of one topic (30 % also 1–2 of another), ~800 characters, unique text,
   with corpus-like metadata (source, doc_title, heading_path, baustein, typ, rollen, schlagworte, …); its vector is
-  the L2-normalised sum of its heading-line vector and its sentence vectors (dimension 512, the real embedder's).
-  Checked on {fid_n} passages against really embedding them: cosine {cos_mean} on average (min {cos_min}); the
+  the L2-normalised sum of its heading-line vector and its sentence vectors (dimension {dim}, the real embedder's).
+  Checked on {fid_n} passages against really embedding them (`embed_documents`): cosine {cos_mean} on average (min {cos_min}); the
   pairwise similarity structure agrees with the real one at r = {corr}. Passages were written through the real
   `PassageIndex.upsert` (batches of 5,000; a stand-in embedder returns the composed vectors under the real
   embedder's name and dimension), and the BM25 index was built by the real `Retriever.rebuild_lexical`.
   Queries: {queries} real German questions from `evals/corpus_questions.yaml` with their roles, embedded by the
-  real USE embedder at query time, through `ChatService.search(..., mode="hybrid")` in a fresh process per size.
-- **Chat**: `python -m assistant serve` on 127.0.0.1 (free port, here {port}) with the corpus index built above and
-  `LB_RATE_LIMIT_PER_MINUTE=0`. Client: httpx + asyncio in the benchmark process (it shares the 2 cores with the
+  real {embedder} embedder at query time (`embed_query`, inside every timed call; never composed; the embedder's
+  text → vector cache is bypassed for questions – `bench.common.fresh_questions` – because the benchmark repeats
+  the same questions and a cached question would cost nothing), through `ChatService.search(..., mode="hybrid")` in a fresh process per size.
+- **Chat**: the app's server, `{server_cmd}` on 127.0.0.1 (free port, here {port}) with the corpus index built above
+  and `{server_env}`: `bench/whatif_server.py` is `python -m assistant serve` with one patch, the embedder's text →
+  vector cache never answers an `embed_query` for a question (the load repeats a few hundred questions, real users
+  rarely do); passage-sentence vectors of the extractive answerer stay cached as in the app, warmed by the
+  warm-up and single-user chats. Client: httpx + asyncio in the benchmark process (it shares the 2 cores with the
   server). Single user: 3 warm-up chats, then {single} chats one after another. Load: {clients} closed-loop SSE
   clients for {seconds} s (each starts the next chat when its stream has ended; questions from the same file,
   random order); every request is bounded by a timeout, the whole phase by a grace period, then the driver stops.
@@ -310,3 +349,48 @@ METHOD = """## How this was measured
 - **RSS**: `/proc/<pid>/status` of the uvicorn process: VmHWM (kernel peak) after the load phase, VmRSS sampled
   every 0.25 s. **Disk**: bytes under `<data dir>/chroma` + `<data dir>/lexical` divided by chunks / 1,000.
 """
+
+
+def render_threads(th: dict[str, Any], cores: int, w) -> None:
+    """The embedder thread study (bench/threads.py): query-encoding latency per LB_EMBEDDER_THREADS / OMP_WAIT_POLICY."""
+    sets = th.get("settings") or {}
+    if not sets:
+        return
+    w("## Embedder threads: LB_EMBEDDER_THREADS × OMP_WAIT_POLICY")
+    w("")
+    carried = th.get("carried_over_from")
+    when = f"run {th.get('started')}" + (f", carried over from the report of {carried.get('report_started')} "
+                                          f"(commit {((carried.get('git') or {}).get('commit'))}; not re-run this time)"
+                                          if carried else "")
+    if th.get("separate_run"):
+        when += ", a separate run taken into this report (not part of this `make bench` run)"
+    w(f"`python -m bench.threads` ({when}): for each setting the real server (`bench/whatif_server.py`, which only "
+      "logs the duration of each embedder call) answers "
+      f"{th.get('single')} chats of one user, then {th.get('clients')} concurrent closed-loop SSE streams for "
+      f"{th.get('seconds'):.0f} s (the `bench.chat` machinery). *Query encoding* = one `embed_query` call of retrieval; "
+      "*answer embed* = one symmetric `embed` call of the extractive answerer (the question and up to ~40 sentences). "
+      f"Settings ran one after another, {th.get('repeat')} round(s); {cores} cores; the load average before each "
+      "run is given because the machine is shared.")
+    w("")
+    w("| threads | wait policy | query encoding, single user p50 / p95 ms | query encoding, under load p50 / p95 ms | "
+      "answer embed call under load p50 / p95 ms | first event p95, single | first event p50 / p95, under load | "
+      "done p95, under load | chats/s under load | server CPU ms/chat (load) | errors | load avg before |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def lst(xs: list[Any], fmt: str = "{:,.0f}") -> str:
+        return ", ".join("–" if x is None else fmt.format(x) for x in xs) or "–"
+
+    for _key, st in sets.items():
+        w(f"| {st['threads']} | {st['omp_wait_policy']}{''.join(' + ' + e for e in st.get('extra_env') or [])} | {_ms(st['single_query_ms'], 'p50')} / {_ms(st['single_query_ms'], 'p95')} | "
+          f"**{_ms(st['load_query_ms'], 'p50')} / {_ms(st['load_query_ms'], 'p95')}** | "
+          f"{_ms(st['load_embed_call_ms'], 'p50')} / {_ms(st['load_embed_call_ms'], 'p95')} | "
+          f"{lst(st['single_first_event_p95_ms'])} | {lst(st['load_first_event_p50_ms'])} / {lst(st['load_first_event_p95_ms'])} | "
+          f"{lst(st['load_done_p95_ms'])} | {lst(st['load_throughput_rps'], '{:.2f}')} | "
+          f"{lst(st['server_cpu_ms_per_chat_load'])} | {st['load_errors']} | {lst(st['loadavg_before'], '{:.1f}')} |")
+    w("")
+    if th.get("errors"):
+        w("Settings that failed: " + "; ".join(th["errors"]) + ".")
+        w("")
+    if th.get("note"):
+        w(th["note"].rstrip())
+        w("")

@@ -2,9 +2,10 @@
 
 ``build``: writes synthetic passages into a fresh data dir through the real PassageIndex.upsert (with
 composed vectors, see bench/synth.py) and builds the lexical index with the real Retriever code.
-``query`` (run in a fresh process per size): opens the index with the real USE embedder and times
-ChatService.search(question, role, mode="hybrid") for real German questions; a second, profiled
-pass splits the time by stage.
+``query`` (run in a fresh process per size): opens the index with the configured embedder (the app's
+settings; E5 by default) and times ChatService.search(question, role, mode="hybrid") for real German
+questions, each embedded at query time with ``embed_query`` (included in every figure); a second,
+profiled pass splits the time by stage.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def fidelity(pool: Pool, real_embedder, sample: int = 48) -> dict[str, Any]:
     ps = list(passages(pool, sample, seed=99))
     comp = np.vstack([compose(pool, p) for p in ps])
     t = time.perf_counter()
-    real = real_embedder.embed([p.index_text for p in ps])
+    real = real_embedder.embed_documents([p.index_text for p in ps])
     secs = time.perf_counter() - t
     cos = (comp * real).sum(axis=1)
     iu = np.triu_indices(len(ps), 1)
@@ -69,7 +70,7 @@ def fidelity(pool: Pool, real_embedder, sample: int = 48) -> dict[str, Any]:
 
 
 STAGES = {
-    "embed query (USE)": ("assistant/embeddings.py", "embed"),
+    "embed query": ("assistant/embeddings.py", "embed_query"),
     "BM25 search": ("assistant/lexical.py", "search"),
     "lexical freshness check": ("assistant/retrieval.py", "lexical"),
     "dense HNSW query (Chroma)": ("assistant/index.py", "dense"),
@@ -105,18 +106,19 @@ def _profile(svc, qs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _stages(svc, qs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Each step of a hybrid search timed on its own (same calls Retriever.search makes), no profiler."""
-    from assistant.retrieval import expand_query
-
     idx = svc.index
     lex = svc.retriever.lexical()
-    times: dict[str, list[float]] = {k: [] for k in ("embed_query", "bm25_search", "chroma_count", "chroma_query_50",
-                                                     "chroma_get_hits", "fingerprint")}
+    times: dict[str, list[float]] = {k: [] for k in ("embed_query", "query_plan", "bm25_search", "chroma_count",
+                                                     "chroma_query_50", "chroma_get_hits", "fingerprint")}
     for q, _role in qs:
         t = time.perf_counter()
-        vec = idx.embedder.embed([q])[0]
+        vec = idx.embedder.embed_query(q)
         times["embed_query"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        lx = lex.search(expand_query(q), 50)
+        plan = svc.retriever.plan(q)  # typo correction against the index vocabulary + synonyms
+        times["query_plan"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        lx = lex.search(plan.lexical, 50)
         times["bm25_search"].append(time.perf_counter() - t)
         t = time.perf_counter()
         idx.count()
@@ -140,9 +142,12 @@ def run_queries(data_dir: Path, n_queries: int, warmup: int = 10, profile_n: int
     from assistant.service import ChatService
     from assistant.settings import Settings
 
+    from .common import fresh_questions
+
     t0 = time.perf_counter()
     svc = ChatService.build(Settings(data_dir=data_dir))
     build_s = time.perf_counter() - t0
+    uncached = fresh_questions(svc.index.embedder)  # every timed question is encoded, never served from a cache
     t1 = time.perf_counter()
     svc.retriever.lexical()  # loads the saved BM25 index (what the first question of a fresh server pays)
     lexical_load_s = time.perf_counter() - t1
@@ -175,7 +180,9 @@ def run_queries(data_dir: Path, n_queries: int, warmup: int = 10, profile_n: int
         modes[mode] = ml
     stages = _stages(svc, seq[: max(20, n_queries // 5)])
     prof = _profile(svc, seq[:profile_n]) if profile_n else None
-    return {"n": svc.index.count(), "open_s": round(build_s, 2), "lexical_load_s": round(lexical_load_s, 2),
+    emb = svc.index.embedder
+    return {"n": svc.index.count(), "embedder": emb.name, "dim": emb.dim, "question_cache_bypassed": uncached,
+            "embedder_threads": getattr(emb, "threads", None), "open_s": round(build_s, 2), "lexical_load_s": round(lexical_load_s, 2),
             "first_query_ms": round(first_s * 1000, 1), "hybrid_ms": [round(x * 1000, 3) for x in lat],
             "wall_s": wall, "cpu_ms_per_query": round(cpu_ms, 1),
             "other_modes_ms": modes, "stages_ms": stages, "profile": prof,
@@ -201,7 +208,8 @@ def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     modes = {m: summary_ms([x / 1000 for r in rounds for x in r["other_modes_ms"][m]]) for m in rounds[0]["other_modes_ms"]}
     stages = {k: summary_ms([x / 1000 for r in rounds for x in r["stages_ms"][k]]) for k in rounds[0]["stages_ms"]}
     per_round = [summary_ms([x / 1000 for x in r["hybrid_ms"]]) for r in rounds]
-    return {"n": rounds[0]["n"], "rounds": len(rounds), "hybrid": summary_ms(lat),
+    return {"n": rounds[0]["n"], "embedder": rounds[0].get("embedder"),
+            "question_cache_bypassed": rounds[0].get("question_cache_bypassed"), "rounds": len(rounds), "hybrid": summary_ms(lat),
             "hybrid_p95_per_round": [r["p95"] for r in per_round],
             "queries_per_s": round(len(lat) / wall, 1),
             "cpu_ms_per_query": round(sum(r["cpu_ms_per_query"] * len(r["hybrid_ms"]) for r in rounds) / len(lat), 1),

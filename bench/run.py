@@ -3,12 +3,19 @@
 BENCH_QUICK=1   small sizes for development (a few minutes); results go to $TMPDIR/lb-bench-quick.md/.json,
                 not evals/results, unless BENCH_OUT is set.
 BENCH_OUT       output path without suffix (default evals/results/bench).
-BENCH_ONLY      comma list of steps to run: ingest, chat, scale (chat needs ingest's corpus index).
+BENCH_ONLY      comma list of steps to run: ingest, chat, scale (chat needs ingest's corpus index); `threads`
+                (the embedder thread study, bench/threads.py, ~3 min per setting) runs only when named here or
+                with BENCH_THREADS=1; otherwise BENCH_THREADS_FROM=X.json (a separate `python -m bench.threads`
+                run) is taken in, or else the study of the previous report at the same path is carried over
+                (marked as such, with its own date and load).
 LB_*            harmless LB_ settings are passed on (e.g. LB_EMBEDDER_THREADS=1) and named in the report;
                 LB_DATA_DIR, LB_CHROMA_URL, LB_COLLECTION, LB_DATABASE_URL, LB_LLM_* never are.
 BENCH_PYSPY=1   sample the server with py-spy during the load (pip install py-spy into the venv first).
 BENCH_WORK      work dir (default: a new temp dir, removed at the end unless BENCH_KEEP=1).
-BENCH_PDF_E2E_PAGES, BENCH_PAGES, BENCH_SIZES, BENCH_QUERIES, BENCH_ROUNDS, BENCH_CLIENTS, BENCH_SECONDS, BENCH_SINGLE: override sizes.
+BENCH_PDF_E2E_PAGES, BENCH_PAGES, BENCH_SIZES, BENCH_QUERIES, BENCH_ROUNDS, BENCH_CLIENTS, BENCH_SECONDS, BENCH_SINGLE,
+BENCH_SYNTHETIC_TOPICS, BENCH_PER_TOPIC, BENCH_EMBED_PASSAGES: override sizes.
+BENCH_THREAD_CONFIGS (e.g. 1:PASSIVE,2:PASSIVE,2:ACTIVE), BENCH_THREAD_REPEAT, BENCH_THREAD_SINGLE, BENCH_THREAD_SECONDS:
+                the thread study (its clients: BENCH_CLIENTS).
 """
 
 from __future__ import annotations
@@ -26,10 +33,14 @@ from typing import Any
 from .common import QUICK, RESULTS, ROOT, child_env, lb_overrides, log, machine, write_json
 from .report import render, verdicts
 
-FULL = {"pages": 2000, "e2e_pages": 2000, "embed_passages": 64, "sizes": "1000,10000,100000", "queries": 450, "rounds": 3,
-        "synthetic_topics": 120, "per_topic": 20, "single": 50, "clients": 50, "seconds": 60}
+# e2e_pages: PDFs end to end embed every chunk for real (E5: ~10 passages/s on 2 cores, ~3.2 chunks a page), so the
+# full run embeds 300 of the 2,000 parsed pages and extrapolates the rest (the report says so).
+FULL = {"pages": 2000, "e2e_pages": 300, "embed_passages": 64, "sizes": "1000,10000,100000", "queries": 450, "rounds": 3,
+        "synthetic_topics": 120, "per_topic": 20, "single": 50, "clients": 50, "seconds": 60,
+        "thread_configs": "1:PASSIVE,2:PASSIVE,2:ACTIVE", "thread_repeat": 1, "thread_single": 30, "thread_seconds": 40}
 SMALL = {"pages": 100, "e2e_pages": 50, "embed_passages": 16, "sizes": "1000,5000", "queries": 60, "rounds": 2,
-         "synthetic_topics": 20, "per_topic": 15, "single": 10, "clients": 10, "seconds": 15}
+         "synthetic_topics": 20, "per_topic": 15, "single": 10, "clients": 10, "seconds": 15,
+         "thread_configs": "1:PASSIVE,2:PASSIVE", "thread_repeat": 1, "thread_single": 10, "thread_seconds": 15}
 
 
 def _config() -> dict[str, Any]:
@@ -75,6 +86,8 @@ def _step(name: str, args: list[str], work: Path, out: Path, timeout: float) -> 
 def main() -> int:
     cfg = _config()
     only = {s.strip() for s in os.environ.get("BENCH_ONLY", "ingest,chat,scale").split(",") if s.strip()}
+    if os.environ.get("BENCH_THREADS", "") not in ("", "0", "false", "no"):
+        only.add("threads")
     work = Path(os.environ.get("BENCH_WORK") or tempfile.mkdtemp(prefix="lb-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     out_base = Path(os.environ["BENCH_OUT"]) if os.environ.get("BENCH_OUT") else (
@@ -98,8 +111,12 @@ def main() -> int:
             if not (corpus_data / "chroma").exists():
                 res["errors"]["chat"] = "no corpus index (run the ingest step first)"
             else:
+                # the real app with one patch: questions are never served from the embedder's vector cache
+                # (the load repeats a few hundred questions; see bench/whatif_server.py, WHATIF_FRESH_QUESTIONS)
                 r, err, secs = _step("chat", ["bench.chat", "--data-dir", str(corpus_data), "--single", str(cfg["single"]),
-                                              "--clients", str(cfg["clients"]), "--seconds", str(cfg["seconds"])]
+                                              "--clients", str(cfg["clients"]), "--seconds", str(cfg["seconds"]),
+                                              "--server-script", str(ROOT / "bench" / "whatif_server.py"),
+                                              "--server-env", "WHATIF_FRESH_QUESTIONS=1"]
                                      + (["--pyspy"] if os.environ.get("BENCH_PYSPY") else []),
                                      work, work / "chat.json", 1800)
                 res["chat"], res["step_s"]["chat"] = r, round(secs, 1)
@@ -114,6 +131,34 @@ def main() -> int:
             res["scale"], res["step_s"]["scale"] = r, round(secs, 1)
             if err:
                 res["errors"]["scale"] = err
+        if "threads" in only:
+            if not (corpus_data / "chroma").exists():
+                res["errors"]["threads"] = "no corpus index (run the ingest step first)"
+            else:
+                r, err, secs = _step("threads", ["bench.threads", "--data-dir", str(corpus_data),
+                                                 "--configs", cfg["thread_configs"], "--repeat", str(cfg["thread_repeat"]),
+                                                 "--single", str(cfg["thread_single"]), "--clients", str(cfg["clients"]),
+                                                 "--seconds", str(cfg["thread_seconds"]), "--work", str(work / "threads")],
+                                     work, work / "threads.json", 3600)
+                if r:
+                    r.pop("runs", None)  # raw per-call durations stay in the work dir
+                res["threads"], res["step_s"]["threads"] = r, round(secs, 1)
+                if err:
+                    res["errors"]["threads"] = err
+        if "threads" not in only and os.environ.get("BENCH_THREADS_FROM"):
+            # a study run on its own (python -m bench.threads --out X.json), taken into this report as it is
+            study = json.loads(Path(os.environ["BENCH_THREADS_FROM"]).read_text(encoding="utf-8"))
+            study.pop("runs", None)
+            res["threads"] = dict(study, separate_run=os.environ["BENCH_THREADS_FROM"])
+        elif "threads" not in only:
+            prev = out_base.with_suffix(".json")
+            try:
+                old = json.loads(prev.read_text(encoding="utf-8")) if prev.exists() else {}
+            except ValueError:
+                old = {}
+            if isinstance(old.get("threads"), dict):
+                res["threads"] = dict(old["threads"], carried_over_from=old["threads"].get("carried_over_from")
+                                      or {"report_started": old.get("started"), "git": old.get("git")})
     finally:
         res["total_s"] = round(time.perf_counter() - started, 1)
         res["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]

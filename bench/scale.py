@@ -1,5 +1,6 @@
-"""Builds the synthetic scale indexes (one data dir per size) and times hybrid queries on each
-in a fresh process (python -m bench.retrieval query)."""
+"""Builds the synthetic scale indexes (one data dir per size; passage vectors composed from sentence vectors
+of the configured embedder's ``embed_documents``, see synth.py) and times hybrid queries on each in a fresh
+process (python -m bench.retrieval query; questions embedded at query time with ``embed_query``)."""
 
 from __future__ import annotations
 
@@ -26,14 +27,15 @@ def main() -> None:
     a = ap.parse_args()
     sizes = [int(x) for x in a.sizes.split(",") if x]
 
-    from .common import settings_embedder
+    from .common import embedder_facts, settings_embedder
     from .retrieval import build_scale, fidelity, merge_rounds
     from .synth import HEADINGS, Pool
 
     embedder, threads = settings_embedder()
-    res: dict[str, Any] = {"embedder_threads": threads}
+    res: dict[str, Any] = {"embedder_threads": threads, "embedder": embedder_facts(embedder, threads)}
     pool = Pool.build(a.synthetic_topics, a.per_topic)
-    log(f"embedding the sentence pool ({len(pool.sentences)} sentences, {len(pool.topics)} topics) once")
+    log(f"embedding the sentence pool ({len(pool.sentences)} sentences, {len(pool.topics)} topics) once "
+        f"with {embedder.name} (embed_documents)")
     cpu = time.process_time()
     secs = pool.embed(embedder, HEADINGS)
     res["pool"] = {"sentences": len(pool.sentences), "topics": len(pool.topics),

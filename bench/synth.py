@@ -8,9 +8,10 @@ A *sentence pool* is built from two sources:
 
 A *passage* (~900 characters, like a real chunk) is 5-8 sentences of one topic in pool order, plus
 sometimes one or two sentences of another topic. Passages are unique texts. Each pool sentence is
-embedded once with the real embedder; a passage vector is composed as the L2-normalised sum of the
-vectors of its title/heading line and its sentences (see ``compose``). ``fidelity`` measures how close
-that is to embedding the passage for real.
+embedded once with the real embedder's passage form (``embed_documents``); a passage vector is
+composed as the L2-normalised sum of the vectors of its title/heading line and its sentences (see
+``compose``). ``fidelity`` measures how close that is to embedding the passage for real. Queries are
+never composed: they are embedded at query time with ``embed_query``.
 """
 
 from __future__ import annotations
@@ -179,13 +180,15 @@ class Pool:
         return cls(topics, sents)
 
     def embed(self, embedder, headings: list[str]) -> float:
-        """Embed every pool sentence and every title/heading line once; returns seconds spent."""
+        """Embed every pool sentence and every title/heading line once, as passage text
+        (``embed_documents``: asymmetric models such as E5 prefix passages and queries differently);
+        returns seconds spent."""
         import time
 
         started = time.perf_counter()
-        self.vectors = embedder.embed(self.sentences)
+        self.vectors = embedder.embed_documents(self.sentences)
         lines = [heading_line(title, h) for _, title, _ in self.topics for h in headings]
-        vecs = embedder.embed(lines)
+        vecs = embedder.embed_documents(lines)
         self.heading_vecs = dict(zip(lines, vecs))
         return time.perf_counter() - started
 
@@ -259,16 +262,27 @@ def compose(pool: Pool, p: Passage) -> np.ndarray:
 
 
 class LookupEmbedder:
-    """Stands in for the real embedder while *writing* a scale index: returns the composed vector of
-    a passage's index text. Same name and dimension as the real one, so the collection is marked as
-    built by it and the real embedder opens it for queries."""
+    """Stands in for the real embedder while *writing* a scale index: ``embed_documents`` (what
+    ``PassageIndex.upsert`` calls) returns the composed vector of a passage's index text. Same name and
+    dimension as the real one, so the collection is marked as built by it and the real embedder opens it
+    for queries. The query forms go to the real embedder (not used while writing)."""
 
     def __init__(self, real, table: dict[str, np.ndarray]) -> None:
         self.name, self.dim = real.name, real.dim
+        self._real = real
         self._table = table
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
         return np.vstack([self._table[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._real.embed_query(text)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._real.embed_queries(texts)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._real.embed(texts)
 
 
 # --- PDFs -------------------------------------------------------------------------------------
