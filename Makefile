@@ -23,8 +23,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
+# exit 1 = some files could not be read (reported above, the index keeps what it had): serve anyway;
+# exit 2 (invalid settings, unusable index) stops.
 ingest: install
-	$(BIN)/lernbegleiter ingest corpus/
+	$(BIN)/lernbegleiter ingest corpus/ || [ $$? -eq 1 ]
 
 serve: install
 	$(BIN)/lernbegleiter serve

@@ -27,10 +27,45 @@ from .roles import ROLE_SECTION_PARENT, Role
 
 Event = dict[str, Any]
 
-DENSE_STRONG = 0.34
-DENSE_MIN = 0.26
 COVERAGE_WEIGHT = 0.25
-COMBINED_MIN = 0.36
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What the decline rule and the sentence scores need to know about the embedder's cosine scale.
+
+    USE spreads unrelated sentences around 0.1; E5 packs them around 0.83 (median of random sentence
+    pairs of the corpus, 99.9th percentile 0.92 vs 0.59 for USE). ``sim()`` maps an embedder's
+    sentence-to-sentence cosine onto USE's scale (matching median and 99th percentile), so the
+    weights and the near-duplicate limit of the sentence choice mean the same for every model.
+    The decline thresholds are fitted per model by ``python -m evals.calibrate``."""
+
+    dense_strong: float
+    dense_min: float
+    combined_min: float
+    coverage_weight: float = 0.25
+    sim_offset: float = 0.0   # cosine that maps to USE's median
+    sim_scale: float = 1.0    # cosine spread that maps to one unit of USE's
+
+    def sim(self, cos: float) -> float:
+        return (cos - self.sim_offset) / self.sim_scale + (0.095 if self.sim_offset else 0.0)
+
+
+CALIBRATIONS = {
+    "use": Calibration(0.34, 0.26, 0.36),
+    # E5: answer iff d + 0.02·c >= 0.865 (evals/calibrate.py, 2026-11-29: calibration split refusal recall
+    # 0.889 / false refusals 0.9 %, held out 0.692 / 6.2 %)
+    "e5": Calibration(0.865, 0.845, 0.865, coverage_weight=0.02, sim_offset=0.834, sim_scale=0.183),
+}
+
+
+def calibration_for(embedder_name: str) -> Calibration:
+    return CALIBRATIONS["e5"] if embedder_name.startswith("e5") else CALIBRATIONS["use"]
+
+
+# the USE values, kept as names for readers of older notes and evals
+DENSE_STRONG, DENSE_MIN, COMBINED_MIN = (CALIBRATIONS["use"].dense_strong, CALIBRATIONS["use"].dense_min,
+                                         CALIBRATIONS["use"].combined_min)
 QUIZ_SECTION = "Verständnisfragen"
 GENERIC_TERMS = {stem(w) for w in "ki künstliche intelligenz betrieb unternehmen thema frage arbeit".split()}
 
@@ -147,6 +182,7 @@ class ExtractiveAnswerer:
     def __init__(self, embedder: Embedder, texts: TextSet, index=None, max_sentences: int = 4,
                  max_sources: int = 4) -> None:
         self.embedder = embedder
+        self.calibration = calibration_for(getattr(embedder, "name", ""))
         self.texts = texts
         self.index = index  # PassageIndex, for the role section and related units; optional
         self.max_sentences = max_sentences
@@ -165,9 +201,10 @@ class ExtractiveAnswerer:
             return Decision(False, 0.0, 0.0, "no_hits")
         dense = max(h.dense_score for h in hits[:5])
         coverage = term_coverage(query, hits[:3], idf or (lambda t: 1.0))
-        if dense >= DENSE_STRONG:
+        cal = self.calibration
+        if dense >= cal.dense_strong:
             return Decision(True, dense, coverage, "dense_strong")
-        if dense >= DENSE_MIN and dense + COVERAGE_WEIGHT * coverage >= COMBINED_MIN:
+        if dense >= cal.dense_min and dense + cal.coverage_weight * coverage >= cal.combined_min:
             return Decision(True, dense, coverage, "dense_and_coverage")
         return Decision(False, dense, coverage, "weak_evidence")
 
@@ -255,7 +292,7 @@ class ExtractiveAnswerer:
             c.vec = v
             sterms = {stem(w) for w in content_words(c.text)}
             overlap = len(terms & sterms) / len(terms) if terms else 0.0
-            c.score = 0.55 * float(qv @ v) + 0.30 * overlap + 0.15 * (hits[c.hit_rank].score / top_score)
+            c.score = 0.55 * self.calibration.sim(float(qv @ v)) + 0.30 * overlap + 0.15 * (hits[c.hit_rank].score / top_score)
         chosen: list[_Cand] = []
         per_hit: dict[int, int] = {}
         length = 0
@@ -264,7 +301,7 @@ class ExtractiveAnswerer:
                 break
             if per_hit.get(c.hit_rank, 0) >= 2 or len({x.hit_rank for x in chosen} | {c.hit_rank}) > self.max_sources:
                 continue
-            if any(float(c.vec @ x.vec) > 0.75 or _jaccard(c.text, x.text) > 0.35 for x in chosen):
+            if any(self.calibration.sim(float(c.vec @ x.vec)) > 0.75 or _jaccard(c.text, x.text) > 0.35 for x in chosen):
                 continue
             if chosen and c.score < 0.6 * chosen[0].score:
                 break

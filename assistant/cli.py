@@ -43,6 +43,36 @@ def _service(settings: Settings, rebuild: bool = False):
         raise typer.Exit(2) from None
 
 
+def _service_for_ingest(settings: Settings, rebuild: bool, paths: list[Path]):
+    """The service to ingest with. An index built by another embedder is rebuilt automatically:
+    its vectors cannot be compared with the configured model's. Every file it held that still
+    exists is ingested again together with ``paths``, so nothing the user added is lost."""
+    from .index import EmbedderMismatch, stored_sources
+    from .service import ChatService
+
+    try:
+        return ChatService.build(settings, rebuild=rebuild), paths
+    except EmbedderMismatch as e:
+        old = stored_sources(settings.collection, str(settings.chroma_path), settings.chroma_url)
+        given = {p.resolve() for p in paths}
+        keep = [Path(s) for s in old if Path(s).is_file() and not any(
+            Path(s).resolve() == g or g in Path(s).resolve().parents for g in given)]
+        gone = [s for s in old if not Path(s).is_file()]
+        err.print(f"Der Index wurde mit dem Embedder „{e.built_with}“ gebaut, eingestellt ist „{e.configured}“. "
+                  f"Er wird jetzt neu aufgebaut ({len(old)} Dateien; das dauert etwa eine Minute je 700 Passagen).")
+        if gone:
+            err.print(f"[yellow]Nicht mehr vorhanden, daher nicht übernommen:[/yellow] {', '.join(gone[:10])}"
+                      + (" …" if len(gone) > 10 else ""))
+        try:
+            return ChatService.build(settings, rebuild=True), paths + keep
+        except IndexError_ as e2:
+            err.print(f"[red]Fehler:[/red] {e2}")
+            raise typer.Exit(2) from None
+    except IndexError_ as e:
+        err.print(f"[red]Fehler:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
 def _warn_stale(svc, settings: Settings) -> None:
     """List documents older than LB_STAND_WARN_MONTHS (by their front matter `stand`)."""
     from .normen import de_date
@@ -64,7 +94,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Dateien oder Ordner
            rebuild: Annotated[bool, typer.Option("--rebuild", help="Index verwerfen und neu aufbauen")] = False) -> None:
     """Dateien (md, txt, pdf, docx, html) inkrementell in den Index aufnehmen."""
     settings = Settings()
-    svc = _service(settings, rebuild)
+    svc, paths = _service_for_ingest(settings, rebuild, list(paths))
     started = time.perf_counter()
     results = []
     with Progress(TextColumn("Indexiere"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -139,6 +139,7 @@ class ChatService:
             t = time.perf_counter()
             hits = self.search(standalone, turn_role, self.settings.top_k, filters)
             meta = {"session_id": sid, "message_id": message_id, "standalone_question": standalone,
+                    "corrections": self.retriever.plan(standalone).corrections,
                     "retrieval_ms": round((time.perf_counter() - t) * 1000, 1), "store_ms": round(store_ms, 1)}
             kwargs: dict[str, Any] = {"idf": self.retriever.lexical().idf}
             if self.llm is not None:
@@ -216,6 +217,7 @@ class ChatService:
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
+
 
 def _load_norms() -> NormRegister | None:
     """The course's norm register; a broken or missing one only turns the Stand notice off."""

@@ -19,8 +19,9 @@ class Settings(BaseSettings):
     collection: str = Field("lernbegleiter", description="Name of the Chroma collection.")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset.")
 
-    embedder: str = Field("use", description="'use' (bundled multilingual USE) or 'st:<name or path>'.")
-    embedder_threads: int = 2
+    embedder: str = Field("e5", description="'e5' (bundled multilingual-e5-small, default), 'use' (bundled "
+                                            "multilingual USE) or 'st:<name or path>'.")
+    embedder_threads: int = Field(2, ge=1, description="OpenMP threads of the embedder (process-wide).")
 
     chunk_size: int = Field(900, description="Target passage size in characters.")
     chunk_overlap: int = Field(150, description="Overlap in characters when a section is split by size.")
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     @property
     def lexical_path(self) -> Path:
         return self.data_dir / "lexical"
+
 
 _EXPECTED = {
     "int_parsing": "ganze Zahl erwartet", "int_from_float": "ganze Zahl erwartet",

@@ -445,22 +445,26 @@ def test_markup_in_passages_stays_inert_text(browser, xss_server, page_errors):
     page.goto(xss_server + "/")
     page.locator(".lb-launcher").click()
     page.get_by_role("button", name=re.compile("^Beschäftigte")).click()
-    page.get_by_role("textbox", name="Ihre Frage").fill("Wie wird der Zwergenhobel benutzt?")
+    # Two layers: ingest screening strips active markup from documents (ingestion/screening.py), and the
+    # widget renders whatever reaches it as text. The document's markup must not come back at all; markup the
+    # user types shows as literal text in the user's own bubble.
+    typed = 'Wie wird der Zwergenhobel benutzt? <img src=x onerror="window.__xss=1"> <b>fett</b>'
+    page.get_by_role("textbox", name="Ihre Frage").fill(typed)
     page.keyboard.press("Enter")
     wait_answers(page, 1)
+    expect(page.locator(".lb-msg-user .lb-bubble").first).to_have_text(typed)
     answer = page.locator(".lb-msg-bot .lb-answer").first
-    # the text may lose the markdown emphasis "__" on the server; the markup itself must stay literal
-    script, img, link = (re.compile(r"<script>window\.(__)?xss=1</script>"),
-                         re.compile(r'<img src=x onerror="window\.(__)?xss=1">'),
-                         re.compile(r"\[klick\]\(javascript:window\.(__)?xss=1\)"))
-    expect(answer).to_contain_text(script)
-    expect(answer).to_contain_text(img)
+    expect(answer).to_contain_text("Zwergenhobel")
+    script, img, link = (re.compile(r"<script"), re.compile(r"onerror"), re.compile(r"javascript:"))
+    for literal in (script, img, link):
+        expect(answer).not_to_contain_text(literal)
     chip = page.locator(".lb-chip").first
     chip.click()
     passage = page.locator(".lb-passage").first
     expect(passage).to_be_visible()
+    expect(passage).to_contain_text("Zwergenhobel")
     for literal in (script, img, link):
-        expect(passage).to_contain_text(literal)
+        expect(passage).not_to_contain_text(literal)
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert shadow_eval(page, "return root.querySelectorAll('script, img, a, iframe, object, embed').length") == 0
