@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 import pytest
+from pathlib import Path
 
 from assistant.answering import find_norms
 from assistant.normen import REGISTER_NAME, NormRegister, check, de_date, stand_notice, unit_bodies
@@ -51,6 +52,18 @@ def test_no_superseded_wording(uid):
     body = UNITS[uid][1]
     hits = [(e.norm, m.group(0)) for e in REGISTER.entries for u in e.ueberholt if (m := u.search(body))]
     assert not hits, f"{uid}: superseded wording {hits}"
+
+
+USER_FACING = [p for pattern in ("ui/**/*.html", "ui/**/*.js", "ui/*.py", "prompts/**/*.md", "prompts/*.yaml")
+               for p in sorted(Path(__file__).resolve().parent.parent.glob(pattern))]
+
+
+@pytest.mark.parametrize("path", USER_FACING, ids=lambda p: p.name)
+def test_no_superseded_wording_outside_the_course(path):
+    """The demo page, the widget, the tutor and the prompts state no superseded law either."""
+    text = " ".join(path.read_text(encoding="utf-8").split())
+    hits = [(e.norm, m.group(0)) for e in REGISTER.entries for u in e.ueberholt if (m := u.search(text))]
+    assert not hits, f"{path.name}: superseded wording {hits}"
 
 
 def test_register_and_corpus_agree():
