@@ -363,7 +363,7 @@ def render_threads(th: dict[str, Any], cores: int, w) -> None:
                                           f"(commit {((carried.get('git') or {}).get('commit'))}; not re-run this time)"
                                           if carried else "")
     if th.get("separate_run"):
-        when += ", a separate run taken into this report (not part of this `make bench` run)"
+        when += "; a separate run taken into this report, not part of this `make bench` run"
     w(f"`python -m bench.threads` ({when}): for each setting the real server (`bench/whatif_server.py`, which only "
       "logs the duration of each embedder call) answers "
       f"{th.get('single')} chats of one user, then {th.get('clients')} concurrent closed-loop SSE streams for "
