@@ -310,6 +310,28 @@ class ExtractiveAnswerer:
             length += len(c.text)
         return sorted(chosen, key=lambda c: (c.hit_rank, c.pos))
 
+    def warm(self, passages: Any, limit: int = 15_000, batch: int = 32, stop: Any = None) -> int:
+        """Embed ahead of time the sentences answers are built from, so the embedder's cache holds them and the
+        first chats after a start do not pay for them (with E5 about 0.9 s of CPU per cold answer, 0.2 s warm).
+        The same candidate rules as ``_candidates`` and ``_role_part``. Returns the number of sentences."""
+        texts: dict[str, None] = {}
+        for p in passages:
+            hit = Hit(p.id, p.text, 0.0, p.metadata)
+            if ROLE_SECTION_PARENT in str(p.metadata.get("heading_path", "")):
+                for s in [clean_sentence(x) for x in sentences(p.text)]:
+                    if len(s) >= 20:
+                        texts[s] = None
+            else:
+                texts.update((c.text, None) for c in self._candidates([hit]))
+            if len(texts) >= limit:
+                break
+        todo = list(texts)[:limit]
+        for i in range(0, len(todo), batch):
+            if stop is not None and stop.is_set():
+                return i
+            self.embedder.embed(todo[i:i + batch])
+        return len(todo)
+
     def _role_part(self, query: str, role: Role | None, hits: list[Hit], cite, said: list[str]) -> str:
         if role is None:
             return ""

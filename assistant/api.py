@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -150,7 +151,10 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
     async def lifespan(app: FastAPI):
         app.state.service = svc = service or ChatService.build(settings)
         purger = asyncio.create_task(_purge_loop(svc)) if svc.store is not None else None
+        stop_warming = threading.Event()
+        threading.Thread(target=_warm, args=(svc, stop_warming), name="lb-warm", daemon=True).start()
         yield
+        stop_warming.set()
         if purger is not None:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -345,6 +349,13 @@ def _admin_health(h: dict[str, Any], settings: Settings) -> dict[str, Any]:
     out["sessions"] = {**(out.get("sessions") or {}), "database_url": redact_url(settings.database_url)}
     out["rate_limits"] = budgets_from(settings)
     return out
+
+
+def _warm(svc: ChatService, stop: threading.Event) -> None:
+    try:
+        svc.warm(stop)
+    except Exception as exc:  # noqa: BLE001 - warming is an optimisation; a failure must not stop serving
+        log_failure(log, "warming the answer cache failed", exc)
 
 
 async def _purge_loop(svc: ChatService) -> None:

@@ -75,6 +75,16 @@ class ChatService:
         self.retriever.rebuild_lexical()
         return report
 
+    def warm(self, stop: Any = None) -> int:
+        """Fill the embedder's cache with the sentences answers are built from (see ExtractiveAnswerer.warm);
+        skipped for indexes larger than LB_WARM_MAX_PASSAGES. Returns the number of sentences embedded."""
+        if not self.settings.warm_cache or self.index.count() > self.settings.warm_max_passages:
+            return 0
+        started = time.perf_counter()
+        n = self.extractive.warm(self.index.all_passages(), stop=stop)
+        log.info("answer sentences embedded ahead: %d in %.1f s", n, time.perf_counter() - started)
+        return n
+
     # --- questions --------------------------------------------------------------------------
 
     def search(self, query: str, role: Role | None = None, k: int | None = None,

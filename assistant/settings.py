@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     embedder: str = Field("e5", description="'e5' (bundled multilingual-e5-small, default), 'use' (bundled "
                                             "multilingual USE) or 'st:<name or path>'.")
     embedder_threads: int = Field(2, ge=1, description="OpenMP threads of the embedder (process-wide).")
+    warm_cache: bool = Field(True, description="serve: embed the answer sentences of the index in the background "
+                                               "at start (indexes up to warm_max_passages passages).")
+    warm_max_passages: int = Field(5000, ge=0)
 
     chunk_size: int = Field(900, description="Target passage size in characters.")
     chunk_overlap: int = Field(150, description="Overlap in characters when a section is split by size.")

@@ -22,6 +22,8 @@ BIN = Path(sys.executable).parent
 def _own_data_dir(tmp_path, monkeypatch):
     """No test touches ./data or another test's index."""
     monkeypatch.setenv("LB_DATA_DIR", str(tmp_path / "data"))
+    # servers started by tests do not pre-embed answer sentences (CPU the suite needs; tested on its own)
+    monkeypatch.setenv("LB_WARM_CACHE", "0")
     for var in ("LB_CHROMA_URL", "LB_EMBEDDER", "LB_COLLECTION"):
         monkeypatch.delenv(var, raising=False)
 

@@ -145,3 +145,37 @@ def test_upgrade_from_a_use_built_index(tmp_path):
 
     idx = PassageIndex(create_embedder("e5"), "lernbegleiter", str(data / "chroma"))
     assert idx.passages.metadata["lb_embedder"].startswith("e5-small")
+
+
+def test_warm_cache_spares_the_first_answers_their_sentence_embeddings(tmp_path):
+    """serve embeds the answer sentences ahead (in a background thread); a chat then encodes only its question."""
+    from assistant.service import ChatService
+
+    emb = E5Embedder(threads=2)  # its own cache
+    course = tmp_path / "kurs"
+    course.mkdir()
+    for name in ("betriebsrat/betriebsrat-06-umgang-mit-daten.md", "organisation/organisation-05-umgang-mit-daten.md"):
+        (course / Path(name).name).write_text((CORPUS / name).read_text(encoding="utf-8"), encoding="utf-8")
+    svc = ChatService.build(Settings(data_dir=tmp_path / "data", warm_cache=True), embedder=emb, sessions=False)
+    svc.ingest([course])
+    encoded: list[str] = []
+    real = emb._model.encode
+
+    def counting(texts, is_query=False):
+        encoded.extend([texts] if isinstance(texts, str) else list(texts))
+        return real(texts, is_query)
+
+    emb._model.encode = counting
+    question = "Welche Daten darf die Software über meine Arbeit speichern?"
+    list(svc.chat(question, Role.employee))
+    cold = len(encoded)
+    assert cold > 5
+    emb._cache.clear()
+    n = svc.warm()
+    assert n > 20
+    encoded.clear()
+    events = events_of(svc.chat(question, Role.employee))
+    assert any(e == "delta" for e, _ in events)
+    assert encoded == [question], encoded  # only the question itself
+    assert ChatService.build(Settings(data_dir=tmp_path / "data", warm_cache=False), embedder=emb,
+                             sessions=False).warm() == 0
