@@ -144,7 +144,7 @@ def render(res: dict[str, Any]) -> str:
         f"Run {res['started']} (commit {res['git'].get('commit', '?')}{', dirty tree' if res['git'].get('dirty') else ''}) "
         f"by `make soak` (bench/soak.py). {cfg['clients']} closed-loop SSE clients, {cfg['seconds']:.0f} s "
         f"(SOAK_SECONDS), request timeout {cfg['timeout']:.0f} s; `python -m assistant serve` on loopback with "
-        f"{res['data']} ({srv.get('passages', '?')} passages), embedder `{srv.get('embedder', '?')}`, answerer "
+        f"{res['data']}: {srv.get('passages', '?')} passages; embedder `{srv.get('embedder', '?')}`, answerer "
         f"`{srv.get('answerer', '?')}`, LB_RATE_LIMIT_PER_MINUTE=0"
         + (f", {' '.join(f'{k}={v}' for k, v in cfg['lb_overrides'].items())}" if cfg["lb_overrides"] else "") + ".",
         "",
