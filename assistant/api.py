@@ -318,7 +318,7 @@ def _public_health(h: dict[str, Any]) -> dict[str, Any]:
     llm = h.get("llm") or {}
     sessions = h.get("sessions") or {}
     return {"status": h.get("status"), "passages": h.get("passages"), "embedder": h.get("embedder"),
-            "answerer": str(h.get("answerer", "")).split(":", 1)[0],
+            "answerer": str(h.get("answerer", "")).split(":", 1)[0], "warm_cache": h.get("warm_cache"),
             "llm": {"configured": bool(llm.get("configured")), "state": llm.get("state")},
             "sessions": {"backend": sessions.get("backend"), "retention_days": sessions.get("retention_days")}}
 

@@ -79,10 +79,13 @@ class ChatService:
         """Fill the embedder's cache with the sentences answers are built from (see ExtractiveAnswerer.warm);
         skipped for indexes larger than LB_WARM_MAX_PASSAGES. Returns the number of sentences embedded."""
         if not self.settings.warm_cache or self.index.count() > self.settings.warm_max_passages:
+            self.warm_state = "off"
             return 0
+        self.warm_state = "running"
         started = time.perf_counter()
         n = self.extractive.warm(self.index.all_passages(), stop=stop)
         log.info("answer sentences embedded ahead: %d in %.1f s", n, time.perf_counter() - started)
+        self.warm_state = "done"
         return n
 
     # --- questions --------------------------------------------------------------------------
@@ -219,6 +222,7 @@ class ChatService:
             "index": {"backend": "chroma-server" if self.settings.chroma_url else "chroma-embedded",
                       "collection": self.settings.collection},
             "answerer": self.answerer.name,
+            "warm_cache": getattr(self, "warm_state", "off"),
             "llm": self.llm.health() if self.llm is not None else {"configured": False, "state": "off"},
             "sessions": {"backend": self.store.backend if self.store else None,
                          "retention_days": self.settings.retention_days},
