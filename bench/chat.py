@@ -178,6 +178,25 @@ def _digest(recs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
             "throughput_rps": round(len(ok) / seconds, 2) if seconds else None}
 
 
+def wait_warm(base: str, limit_s: float = 900) -> dict[str, Any]:
+    """serve pre-embeds the answer sentences in the background (LB_WARM_CACHE): measure a warmed server,
+    as users meet it after its first minute, and say how long the warming took."""
+    import httpx
+
+    t_warm, state = time.perf_counter(), None
+    while time.perf_counter() - t_warm < limit_s:
+        try:
+            state = httpx.get(f"{base}/api/health", timeout=10, trust_env=False).json().get("warm_cache")
+        except httpx.HTTPError:
+            state = None
+        if state in ("done", "off"):
+            break
+        time.sleep(2)
+    out = {"state": state, "wait_s": round(time.perf_counter() - t_warm, 1)}
+    log(f"answer cache warming: {state} after {out['wait_s']} s")
+    return out
+
+
 async def single_user(base: str, qs: list[tuple[str, str | None]], n: int, timeout: float) -> dict[str, Any]:
     import httpx
 
@@ -285,21 +304,7 @@ def main() -> None:
                                       "env": " ".join(["LB_RATE_LIMIT_PER_MINUTE=0", *a.server_env])}}
     try:
         res["server"]["rss_after_start_mb"] = round(srv.status().get("VmRSS", 0) / 1024, 1)
-        # serve pre-embeds the answer sentences in the background (LB_WARM_CACHE): measure a warmed server,
-        # as users meet it after its first minutes, and say how long the warming took
-        import httpx
-
-        t_warm, state = time.perf_counter(), None
-        while time.perf_counter() - t_warm < 900:
-            try:
-                state = httpx.get(f"{srv.base}/api/health", timeout=10, trust_env=False).json().get("warm_cache")
-            except httpx.HTTPError:
-                state = None
-            if state in ("done", "off"):
-                break
-            time.sleep(2)
-        res["server"]["warm_cache"] = {"state": state, "wait_s": round(time.perf_counter() - t_warm, 1)}
-        log(f"answer cache warming: {state} after {res['server']['warm_cache']['wait_s']} s")
+        res["server"]["warm_cache"] = wait_warm(srv.base)
         srv.sampler.phase = "single"
         log(f"single user: {a.single} chats one after another")
         cpu0 = proc_cpu_s(srv.proc.pid)

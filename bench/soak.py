@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .chat import Server, _digest, one_chat, proc_cpu_s, single_user
+from .chat import Server, _digest, one_chat, proc_cpu_s, single_user, wait_warm
 from .common import CORPUS, RESULTS, ROOT, child_env, lb_overrides, log, machine, proc_status, questions, summary_ms, write_json
 
 
@@ -237,6 +237,7 @@ def main() -> int:
                                       "embedder": (health.get("embedder") or {}).get("name"),
                                       "answerer": health.get("answerer"),
                                       "rss_after_start_mb": round(srv.status().get("VmRSS", 0) / 1024, 1)}
+            server["warm_cache"] = wait_warm(srv.base)  # serve's background pre-embedding of answer sentences
             asyncio.run(single_user(srv.base, qs, 0, timeout))  # three warm-up chats
             server["rss_after_warmup_mb"] = round(srv.status().get("VmRSS", 0) / 1024, 1)
             log(f"load: {clients} concurrent SSE clients for {seconds:.0f} s")
