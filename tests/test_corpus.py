@@ -140,3 +140,54 @@ def test_copy_check_would_catch_a_copied_sentence():
     sentence = ("Kleine und mittlere Unternehmen (KMU) verfügen häufig nicht über ausreichend Ressourcen oder "
                 "Kompetenzen, um die Möglichkeiten")
     assert " ".join(sentence.lower().split()[:12]) in seeds
+
+
+# --- authored questions (front matter `fragen`, corpus/README.md) -------------------------------
+
+def _sections(body: str) -> dict[str, str]:
+    """Heading path below the title ("Worum geht es?", "Was das für Sie heißt › Betriebsrat") -> text."""
+    out: dict[str, str] = {}
+    h2 = h3 = None
+    for line in body.splitlines():
+        m2, m3 = re.match(r"^## (.+?)\s*$", line), re.match(r"^### (.+?)\s*$", line)
+        if m2:
+            h2, h3 = m2.group(1), None
+            out.setdefault(h2, "")
+        elif m3 and h2:
+            h3 = m3.group(1)
+            out.setdefault(f"{h2} › {h3}", "")
+        elif h2:
+            out[h2] += line + "\n"
+            if h3:
+                out[f"{h2} › {h3}"] += line + "\n"
+    return out
+
+
+ASKED = [p for p, (fm, _) in DOCS.items() if fm["typ"] in ("lernsequenz", "umsetzungshilfe")]
+
+
+@pytest.mark.parametrize("path", ASKED, ids=lambda p: p.stem)
+def test_authored_questions(path):
+    fm, body = DOCS[path]
+    questions = fm.get("fragen")
+    assert isinstance(questions, list) and 4 <= len(questions) <= 8, f"{path.name}: 4-8 fragen"
+    sections = _sections(body)
+    roles_seen: set[str] = set()
+    for q in questions:
+        assert set(q) <= {"frage", "rollen", "abschnitt", "beleg"}, q
+        assert isinstance(q["frage"], str) and 3 <= len(q["frage"].split()) <= 25, q
+        assert q["rollen"] and set(q["rollen"]) <= ROLES, q
+        roles_seen |= set(q["rollen"])
+        assert q["abschnitt"] in sections, f"{path.name}: no section {q['abschnitt']!r}"
+        flat = " ".join(sections[q["abschnitt"]].split())
+        assert " ".join(q["beleg"].split()) in flat, f"{path.name}: beleg not in {q['abschnitt']!r}: {q['beleg']!r}"
+        assert "Verständnisfragen" not in q["abschnitt"], "point to the content, not to the quiz"
+    assert len({q["frage"] for q in questions}) == len(questions)
+    assert roles_seen & set(fm["rollen"]), f"{path.name}: no question for the unit's own roles"
+
+
+def test_authored_questions_copy_nothing_from_the_seeds():
+    seeds = _seed_corpus_text()
+    copied = [q["frage"] for fm, _ in DOCS.values() for q in fm.get("fragen") or []
+              if len(q["frage"].split()) >= 12 and " ".join(q["frage"].lower().split()[:12]) in seeds]
+    assert not copied, copied
