@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .index import IndexError_
+from .search.index import IndexError_
 from .roles import Role, parse_role
 from .settings import Settings
 
@@ -47,7 +47,7 @@ def _service_for_ingest(settings: Settings, rebuild: bool, paths: list[Path]):
     """The service to ingest with. An index built by another embedder is rebuilt automatically:
     its vectors cannot be compared with the configured model's. Every file it held that still
     exists is ingested again together with ``paths``, so nothing the user added is lost."""
-    from .index import EmbedderMismatch, stored_sources
+    from .search.index import EmbedderMismatch, stored_sources
     from .service import ChatService
 
     try:
@@ -182,7 +182,7 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None,
     """Die Web-Anwendung starten (API unter /api, Übersicht unter /)."""
     import uvicorn
 
-    from .api import create_app
+    from .web.api import create_app
 
     settings = Settings()
     svc = _service(settings)

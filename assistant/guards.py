@@ -24,7 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .ratelimit import send_error
+from .web.ratelimit import send_error
 
 log = logging.getLogger("lernbegleiter")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .answering import find_norms
+from .answers.answering import find_norms
 
 REGISTER_NAME = "_normen.yaml"  # the leading "_" keeps ingest from reading it as course material
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -13,16 +13,16 @@ from typing import Any
 from ingestion.limits import IngestLimits
 from ingestion.pipeline import FileResult, IngestReport, ingest
 
-from .answering import Event, ExtractiveAnswerer
-from .embeddings import Embedder, create_embedder
-from .followup import condense_heuristic, role_in_question
+from .answers.answering import Event, ExtractiveAnswerer
+from .search.embeddings import Embedder, create_embedder
+from .answers.followup import condense_heuristic, role_in_question
 from .guards import log_failure
-from .index import PassageIndex
+from .search.index import PassageIndex
 from .normen import NormRegister, stale_units, stand_notice
-from .prompts import load_extractive, load_prompts
-from .retrieval import Hit, Mode, Retriever
+from .answers.prompts import load_extractive, load_prompts
+from .search.retrieval import Hit, Mode, Retriever
 from .roles import Role
-from .sessions import SessionNotFound, SessionStore, Turn
+from .store.sessions import SessionNotFound, SessionStore, Turn
 from .settings import Settings
 
 log = logging.getLogger("lernbegleiter")
@@ -41,7 +41,7 @@ class ChatService:
         self.retriever = retriever
         self.extractive = answerer
         self.store = store
-        self.llm = llm  # assistant.llm.LLMAnswerer when LB_LLM_BASE_URL is set
+        self.llm = llm  # assistant.answers.llm.LLMAnswerer when LB_LLM_BASE_URL is set
         self.answerer = llm or answerer
         self.norms = _load_norms()  # corpus/_normen.yaml: which norms changed when (Stand notice)
 
@@ -59,7 +59,7 @@ class ChatService:
         prompts = load_prompts()  # validated at every start-up, also when no LLM is configured
         llm = None
         if settings.llm_base_url:
-            from .llm import build_answerer  # langchain-openai is the optional extra `llm`
+            from .answers.llm import build_answerer  # langchain-openai is the optional extra `llm`
 
             llm = build_answerer(settings, answerer, prompts)  # loads and validates prompts/ (start-up stops on error)
         return cls(settings, index, retriever, answerer, store, llm)

@@ -129,7 +129,7 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def settings_embedder():
     """The embedder the app would build from its settings (LB_EMBEDDER, LB_EMBEDDER_THREADS; default E5 with
     2 OpenMP threads) and its thread count."""
-    from assistant.embeddings import create_embedder
+    from assistant.search.embeddings import create_embedder
     from assistant.settings import Settings
 
     s = Settings()
@@ -152,7 +152,7 @@ def fresh_questions(embedder) -> bool:
     if cache is None or not hasattr(cache, "pop"):
         return False
     try:
-        from assistant.embeddings import _clean
+        from assistant.search.embeddings import _clean
     except ImportError:  # pragma: no cover - older app
         def _clean(t: str) -> str:
             return t

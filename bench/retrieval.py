@@ -25,8 +25,8 @@ from .synth import LookupEmbedder, Pool, compose, passages
 
 
 def build_scale(pool: Pool, real_embedder, n: int, data_dir: Path, batch: int = 5000) -> dict[str, Any]:
-    from assistant.index import PassageIndex
-    from assistant.retrieval import Retriever
+    from assistant.search.index import PassageIndex
+    from assistant.search.retrieval import Retriever
     from assistant.settings import Settings
 
     settings = Settings(data_dir=data_dir)
@@ -70,12 +70,12 @@ def fidelity(pool: Pool, real_embedder, sample: int = 48) -> dict[str, Any]:
 
 
 STAGES = {
-    "embed query": ("assistant/embeddings.py", "embed_query"),
-    "BM25 search": ("assistant/lexical.py", "search"),
-    "lexical freshness check": ("assistant/retrieval.py", "lexical"),
-    "dense HNSW query (Chroma)": ("assistant/index.py", "dense"),
-    "fetch passages (Chroma get)": ("assistant/index.py", "get"),
-    "count() calls (Chroma)": ("assistant/index.py", "count"),
+    "embed query": ("assistant/search/embeddings.py", "embed_query"),
+    "BM25 search": ("assistant/search/lexical.py", "search"),
+    "lexical freshness check": ("assistant/search/retrieval.py", "lexical"),
+    "dense HNSW query (Chroma)": ("assistant/search/index.py", "dense"),
+    "fetch passages (Chroma get)": ("assistant/search/index.py", "get"),
+    "count() calls (Chroma)": ("assistant/search/index.py", "count"),
 }
 
 
@@ -90,7 +90,7 @@ def _profile(svc, qs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, float] = {}
     top: list[tuple[float, str]] = []
     for (file, _line, func), (_cc, _nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
-        if func == "search" and file.endswith("assistant/retrieval.py"):
+        if func == "search" and file.endswith("assistant/search/retrieval.py"):
             total = ct
         for name, (suffix, fname) in STAGES.items():
             if func == fname and file.endswith(suffix):

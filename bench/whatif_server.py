@@ -33,7 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant import api, embeddings, service  # noqa: E402
+from assistant import service  # noqa: E402
+from assistant.search import embeddings  # noqa: E402
+from assistant.web import api  # noqa: E402
 from bench.common import fresh_questions  # noqa: E402
 
 _sem = threading.BoundedSemaphore(int(os.environ["WHATIF_SEM"])) if os.environ.get("WHATIF_SEM") else None

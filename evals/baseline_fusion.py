@@ -15,7 +15,7 @@ import Stemmer
 import yaml
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from assistant.embeddings import USEEmbedder
+from assistant.search.embeddings import USEEmbedder
 
 from .metrics import summarise
 

@@ -1,4 +1,4 @@
-"""Fit the decline rule's thresholds (assistant/answering.py) on a calibration split and report a held-out split.
+"""Fit the decline rule's thresholds (assistant/answers/answering.py) on a calibration split and report a held-out split.
 
 Calibration: evals/refusal_questions.yaml + the even-numbered questions of evals/corpus_questions.yaml;
 held out: the odd-numbered ones. Objective: refusal recall minus twice the false-refusal rate.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from assistant.answering import COVERAGE_WEIGHT
+from assistant.answers.answering import COVERAGE_WEIGHT
 from assistant.roles import Role
 from assistant.service import ChatService
 from assistant.settings import Settings

@@ -219,7 +219,7 @@ def validate(embed: Callable[[list[str]], np.ndarray], threshold: float = THRESH
 
 
 def main(argv: list[str]) -> int:
-    from assistant.embeddings import USEEmbedder
+    from assistant.search.embeddings import USEEmbedder
 
     emb = USEEmbedder()
     res = validate(emb.embed)

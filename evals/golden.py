@@ -21,7 +21,7 @@ CORPUS = ROOT / "corpus"
 SEEDS = ROOT.parent / "shared" / "seeds"
 ROLES = ("owner", "employee", "works_council", "consultant")
 
-# The decline thresholds in assistant/answering.py were fitted by evals/calibrate.py on commit bdaf4ba, whose
+# The decline thresholds in assistant/answers/answering.py were fitted by evals/calibrate.py on commit bdaf4ba, whose
 # calibration split was every other question of that file: the odd-numbered ids o/e/w/c001..029 and u001..037.
 # Everything else (even-numbered ids, and all ids added later: o/e/w/c031+, u039+) was never seen by the fit.
 CALIBRATION_MAX = {"o": 30, "e": 30, "w": 30, "c": 30, "u": 38}

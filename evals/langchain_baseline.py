@@ -29,7 +29,7 @@ TOP_K = 4
 
 
 class USEEmbeddings(Embeddings):
-    """assistant.embeddings' embedder as LangChain Embeddings."""
+    """assistant.search.embeddings' embedder as LangChain Embeddings."""
 
     def __init__(self, embedder: Any) -> None:
         self.embedder = embedder

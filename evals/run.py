@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.embeddings import USEEmbedder, create_embedder
+from assistant.search.embeddings import USEEmbedder, create_embedder
 from assistant.roles import Role
 from assistant.service import ChatService
 from assistant.settings import Settings

@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 import yaml
 
-from assistant.embeddings import create_embedder
-from assistant.retrieval import Retriever
+from assistant.search.embeddings import create_embedder
+from assistant.search.retrieval import Retriever
 from assistant.roles import Role
 from assistant.service import ChatService
 from assistant.settings import Settings
@@ -92,7 +92,7 @@ def collect(svc: ChatService, questions: list[dict[str, Any]], dense_query: Call
         if correct:
             lex, dense, plan = r.candidates(q["question"])
         else:
-            from assistant.retrieval import expand_query
+            from assistant.search.retrieval import expand_query
 
             lex = r.lexical().search(expand_query(q["question"]), 50)
             dense = r.index.dense(r.index.embedder.embed_query(q["question"]), 50)

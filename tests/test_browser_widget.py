@@ -72,7 +72,7 @@ def browser():
 def server(corpus_data_dir):
     s = Server(corpus_data_dir).start()
     r = httpx.get(f"{s.base}/widget.js")
-    assert r.status_code == 200, "GET /widget.js must serve ui/widget/widget.js (assistant/api.py)"
+    assert r.status_code == 200, "GET /widget.js must serve ui/widget/widget.js (assistant/web/api.py)"
     yield s.base
     s.stop()
 

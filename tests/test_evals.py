@@ -66,7 +66,7 @@ def test_seed_set_has_gold_passages_and_a_third_paraphrased():
         assert any(" ".join(e.split()) in texts[q["source"]] for e in q["evidence"]), q["id"]
     para = [q for q in SEEDS if q.get("paraphrase")]
     assert len(para) >= len(SEEDS) / 3
-    from assistant.answering import GENERIC_TERMS
+    from assistant.answers.answering import GENERIC_TERMS
     for q in para:  # "paraphrase" means: no content word shared with the evidence
         shared = ({stem(w) for w in content_words(q["question"])} - GENERIC_TERMS) & \
                  {stem(w) for e in q["evidence"] for w in content_words(e)}
@@ -107,7 +107,7 @@ def test_claim_parser_reads_citations_lead_ins_and_bullets():
 
 
 def test_citation_judge_keeps_its_validated_accuracy():
-    from assistant.embeddings import USEEmbedder  # the judge was validated with USE, whatever the app uses
+    from assistant.search.embeddings import USEEmbedder  # the judge was validated with USE, whatever the app uses
 
     embedder = USEEmbedder(threads=2)
     labels = golden.load_yaml("citation_labels.yaml")["pairs"]

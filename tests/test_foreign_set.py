@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from assistant.answering import GENERIC_TERMS
+from assistant.answers.answering import GENERIC_TERMS
 from assistant.german import content_words, stem
 from assistant.settings import Settings
 from evals.run_foreign import DOCS, SPLITS, load_questions, relevance

@@ -7,7 +7,7 @@ import uuid
 import numpy as np
 import pytest
 
-from assistant.index import EmbedderMismatch, PassageIndex
+from assistant.search.index import EmbedderMismatch, PassageIndex
 
 
 class OtherEmbedder:

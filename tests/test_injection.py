@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.answering import ExtractiveAnswerer
-from assistant.llm import LLMAnswerer, LLMClient, output_problem
-from assistant.prompts import load_extractive, load_prompts
-from assistant.retrieval import Hit
+from assistant.answers.answering import ExtractiveAnswerer
+from assistant.answers.llm import LLMAnswerer, LLMClient, output_problem
+from assistant.answers.prompts import load_extractive, load_prompts
+from assistant.search.retrieval import Hit
 from assistant.roles import Role
 from assistant.settings import Settings
 from ingestion import chunking

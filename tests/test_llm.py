@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from assistant.answering import ExtractiveAnswerer
-from assistant.llm import (NOTICES, CitationFilter, LLMAnswerer, LLMClient, build_answerer, clean_condensed,
+from assistant.answers.answering import ExtractiveAnswerer
+from assistant.answers.llm import (NOTICES, CitationFilter, LLMAnswerer, LLMClient, build_answerer, clean_condensed,
                            format_history, format_passages, output_problem)
-from assistant.prompts import load_extractive, load_prompts
-from assistant.retrieval import Hit
+from assistant.answers.prompts import load_extractive, load_prompts
+from assistant.search.retrieval import Hit
 from assistant.roles import Role
 from assistant.settings import Settings
 
@@ -234,7 +234,7 @@ def test_answer_streams_cites_and_lists_only_cited_sources(small_service, prompt
 
 
 def test_norms():
-    from assistant.llm import norms
+    from assistant.answers.llm import norms
     assert norms("Nach § 87 Abs. 1 Nr. 6 BetrVG und Art. 88 DSGVO sowie Artikel 4 KI-VO, §26 BDSG") == \
         {"§ 87", "Art. 88", "Art. 4", "§ 26"}
 

@@ -9,7 +9,7 @@ import re
 import pytest
 from pathlib import Path
 
-from assistant.answering import find_norms
+from assistant.answers.answering import find_norms
 from assistant.normen import REGISTER_NAME, NormRegister, check, de_date, stand_notice, unit_bodies
 from ingestion.pipeline import discover
 

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from assistant.prompts import PROMPTS_DIR, PromptError, load_extractive
+from assistant.answers.prompts import PROMPTS_DIR, PromptError, load_extractive
 
 
 def test_shipped_texts_load_and_have_a_hash():
@@ -30,7 +30,7 @@ def test_missing_file_and_missing_key(tmp_path):
 
 # --- LLM prompts: prompts/system/*.md and prompts/tasks/*.md --------------------------------------
 
-from assistant.prompts import SYSTEM_NAMES, TASKS, load_prompts  # noqa: E402
+from assistant.answers.prompts import SYSTEM_NAMES, TASKS, load_prompts  # noqa: E402
 from assistant.roles import Role  # noqa: E402
 
 

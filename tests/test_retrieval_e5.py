@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embeddings import E5Embedder, create_embedder
-from assistant.retrieval import Retriever
+from assistant.search.embeddings import E5Embedder, create_embedder
+from assistant.search.retrieval import Retriever
 from assistant.roles import Role
 from assistant.settings import Settings
 
@@ -141,7 +141,7 @@ def test_upgrade_from_a_use_built_index(tmp_path):
     hits = json.loads(r.stdout)["hits"]
     assert any(h["metadata"]["source"].endswith("eigene-notiz.md") for h in hits)
     assert {h["metadata"].get("doc_id") for h in hits} & {"glossar", "betriebsrat-02-sachverstand-und-qualifizierung"}
-    from assistant.index import PassageIndex
+    from assistant.search.index import PassageIndex
 
     idx = PassageIndex(create_embedder("e5"), "lernbegleiter", str(data / "chroma"))
     assert idx.passages.metadata["lb_embedder"].startswith("e5-small")

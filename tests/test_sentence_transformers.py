@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.index import EmbedderMismatch
+from assistant.search.index import EmbedderMismatch
 from assistant.service import ChatService
 from assistant.settings import Settings
 

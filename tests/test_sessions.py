@@ -12,9 +12,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from assistant.followup import condense_heuristic, is_followup, role_in_question
+from assistant.answers.followup import condense_heuristic, is_followup, role_in_question
 from assistant.roles import Role
-from assistant.sessions import MessageNotFound, SessionNotFound, SessionStore, Turn, _now
+from assistant.store.sessions import MessageNotFound, SessionNotFound, SessionStore, Turn, _now
 
 from .conftest import events_of, free_port, wait_http
 from .pg import MISSING, pg_bin, postgres_server
@@ -117,7 +117,7 @@ def test_retention_purges_idle_sessions(store):
     store.add_message(old, "user", "alt")
     from sqlalchemy import update
 
-    from assistant.sessions import ChatSession
+    from assistant.store.sessions import ChatSession
 
     with store.engine.begin() as c:
         c.execute(update(ChatSession).where(ChatSession.id == old).values(updated_at=_now() - timedelta(days=31)))

@@ -48,7 +48,7 @@ def _sse(text: str) -> list[tuple[str, object]]:
 def test_api_sources_carry_the_stand_of_their_unit(corpus_service):
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_app
+    from assistant.web.api import create_app
 
     app = create_app(corpus_service.settings, corpus_service)
     with TestClient(app) as client:

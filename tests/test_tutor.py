@@ -25,7 +25,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 def _p(text, chunk, path="", **meta):
-    from assistant.index import StoredPassage
+    from assistant.search.index import StoredPassage
 
     return StoredPassage(f"id{chunk}", text, {"chunk_index": chunk, "heading_path": path, **meta})
 

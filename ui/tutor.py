@@ -33,7 +33,7 @@ from assistant.normen import de_date  # noqa: E402
 from assistant.roles import Role, parse_role  # noqa: E402
 
 if TYPE_CHECKING:
-    from assistant.index import StoredPassage
+    from assistant.search.index import StoredPassage
     from assistant.service import ChatService
 
 log = logging.getLogger("lernbegleiter")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from .service import ChatService
+from ..service import ChatService
 
 
 def get_service(request: Request) -> ChatService:

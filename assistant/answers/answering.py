@@ -19,11 +19,11 @@ import numpy as np
 
 from ingestion.screening import instruction_only, instruction_reason, safe_hits
 
-from .embeddings import Embedder
-from .german import content_words, sentences, stem
+from ..search.embeddings import Embedder
+from ..german import content_words, sentences, stem
 from .prompts import TextSet
-from .retrieval import SYNONYMS, Hit
-from .roles import ROLE_SECTION_PARENT, Role
+from ..search.retrieval import SYNONYMS, Hit
+from ..roles import ROLE_SECTION_PARENT, Role
 
 Event = dict[str, Any]
 

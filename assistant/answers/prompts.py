@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from .roles import Role
+from ..roles import Role
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 
 class PromptError(Exception):

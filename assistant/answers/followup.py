@@ -27,9 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .german import content_words, stem
-from .roles import Role
-from .sessions import Turn
+from ..german import content_words, stem
+from ..roles import Role
+from ..store.sessions import Turn
 
 _OPENERS = re.compile(
     r"^\s*(und|aber|also|oder|auch|sowie|dann|trotzdem|"

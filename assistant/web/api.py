@@ -25,15 +25,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .deps import Service
-from .guards import BodyGuard, ErrorGuard, log_failure
+from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
-from .roles import Role, parse_role
-from .service import MAX_QUESTION_CHARS, SESSION_GONE, ChatService
-from .sessions import MessageNotFound, SessionNotFound
-from .settings import Settings
+from ..roles import Role, parse_role
+from ..service import MAX_QUESTION_CHARS, SESSION_GONE, ChatService
+from ..store.sessions import MessageNotFound, SessionNotFound
+from ..settings import Settings
 
 log = logging.getLogger("lernbegleiter")
-UI_DIR = Path(__file__).resolve().parent.parent / "ui"
+UI_DIR = Path(__file__).resolve().parents[2] / "ui"
 PURGE_EVERY_S = 3600
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from .german import Analyzer, content_words, stem, vocabulary
+from ..german import Analyzer, content_words, stem, vocabulary
 
 
 def field_text(title: str, heading_path: str, keywords: str, text: str) -> str:

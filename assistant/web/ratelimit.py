@@ -28,7 +28,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .settings import Settings
+from ..settings import Settings
 
 TOO_MANY_QUESTIONS = ("Zu viele Fragen in kurzer Zeit. Bitte warten Sie {wait} Sekunden und versuchen Sie es "
                       "dann erneut.")

@@ -50,10 +50,10 @@ from typing import Any
 from ingestion.screening import instruction_reason, is_instruction, safe_hits, sanitize
 
 from .answering import Event, ExtractiveAnswerer, Source
-from .german import STOPWORDS
+from ..german import STOPWORDS
 from .prompts import PromptSet, load_prompts
-from .retrieval import Hit
-from .roles import ROLE_SECTION_PARENT, Role
+from ..search.retrieval import Hit
+from ..roles import ROLE_SECTION_PARENT, Role
 
 log = logging.getLogger("lernbegleiter.llm")
 

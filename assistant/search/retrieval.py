@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from .index import PassageIndex
 from .lexical import LexicalIndex, field_text
-from .roles import ROLE_SECTION_PARENT, Role
+from ..roles import ROLE_SECTION_PARENT, Role
 
 Mode = Literal["hybrid", "lexical", "dense"]
 FILTER_KEYS = ("baustein", "typ", "source")

@@ -1,0 +1,1 @@
+"""Embedders, the Chroma index, the lexical index, hybrid retrieval."""

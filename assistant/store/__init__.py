@@ -1,0 +1,1 @@
+"""SQLAlchemy models and stores (sessions, feedback, learning records)."""

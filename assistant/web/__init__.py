@@ -1,0 +1,1 @@
+"""The app factory, routers, request dependencies and the rate limit."""
