@@ -430,7 +430,7 @@ def xss_server(tmp_path):
     exe = shutil.which("lernbegleiter", path=str(BIN)) or str(BIN / "lernbegleiter")
     r = subprocess.run([exe, "ingest", str(corpus)], env={**os.environ, "LB_DATA_DIR": str(data)},
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and "added 1" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "Ergebnis: 1 neu," in r.stdout, r.stdout + r.stderr
     s = Server(data).start()
     yield s.base
     s.stop()
