@@ -586,12 +586,14 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
                             clear = gr.Button("Verlauf löschen", size="sm", variant="secondary",
                                               elem_id="tutor-clear", scale=0, min_width=140)
                         with gr.Row(visible=False, elem_id="tutor-confirm", elem_classes=["lb-confirm"]) as confirm:
-                            gr.Markdown("**Wirklich löschen?** Alle Fragen, Antworten und Rückmeldungen dieser "
-                                        "Unterhaltung werden gelöscht.")
-                            clear_yes = gr.Button("Löschen", size="sm", variant="stop", elem_id="tutor-clear-yes",
-                                                  scale=0, min_width=100)
-                            clear_no = gr.Button("Abbrechen", size="sm", variant="secondary",
-                                                 elem_id="tutor-clear-no", scale=0, min_width=100)
+                            with gr.Column(scale=3, min_width=260):
+                                gr.Markdown("**Wirklich löschen?** Alle Fragen, Antworten und Rückmeldungen dieser "
+                                            "Unterhaltung werden gelöscht.")
+                            with gr.Column(scale=1, min_width=220), gr.Row():
+                                clear_yes = gr.Button("Löschen", size="sm", variant="stop", elem_id="tutor-clear-yes",
+                                                      min_width=90)
+                                clear_no = gr.Button("Abbrechen", size="sm", variant="secondary",
+                                                     elem_id="tutor-clear-no", min_width=90)
                         status = gr.Markdown("", elem_id="tutor-status", elem_classes=["lb-status"])
                         # messages are HTML made here from escaped text (render_markdown=False: shown as
                         # given, still passed through Gradio's sanitizer). Thumbs as in the widget; no

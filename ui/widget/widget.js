@@ -482,10 +482,18 @@
     if (!r.width || !overlaps(r, els).length) return;
     wrap.classList.add("lb-compact");
     r = launcher.getBoundingClientRect();
-    for (var lift = 0, n = 0, hit; n < 4 && (hit = overlaps({ left: r.left, right: r.right, top: r.top - lift, bottom: r.bottom - lift }, els)).length; n++) {
+    var lift = liftFor(r, els);
+    // no free place above (e.g. full-width cards stacked on a phone): keep at least buttons and links free
+    if (lift < 0) lift = liftFor(r, Array.prototype.filter.call(els, function (el) { return el.getBoundingClientRect().height < 120; }));
+    if (lift > 0) launcher.style.transform = "translateY(" + (-lift) + "px)";
+  }
+  function liftFor(r, els) { // how far up the button must move to cover none of els; -1: no such place
+    for (var lift = 0, n = 0; n < 8; n++) {
+      var hit = overlaps({ left: r.left, right: r.right, top: r.top - lift, bottom: r.bottom - lift }, els);
+      if (!hit.length) return r.top - lift > 8 ? lift : -1;
       lift = r.bottom - Math.min.apply(null, hit.map(function (e) { return e.top; })) + 12;
     }
-    if (lift > 0 && r.top - lift > 8) launcher.style.transform = "translateY(" + (-lift) + "px)";
+    return -1;
   }
   function schedulePlace() { if (AVOID && !placing) placing = requestAnimationFrame(placeLauncher); }
   if (AVOID) {
