@@ -86,10 +86,10 @@ def _chat_md() -> MarkdownIt:
           .enable("table").disable(["image", "autolink", "reference"]))
     md.validateLink = lambda url: bool(_SAFE_LINK.match(url.strip()))
 
-    def link_open(tokens, idx, options, env):  # noqa: ANN001
+    def link_open(renderer, tokens, idx, options, env):  # noqa: ANN001
         tokens[idx].attrSet("target", "_blank")
         tokens[idx].attrSet("rel", "noopener noreferrer")
-        return md.renderer.renderToken(tokens, idx, options, env)
+        return renderer.renderToken(tokens, idx, options, env)
 
     md.add_render_rule("link_open", link_open)
     return md

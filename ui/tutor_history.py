@@ -54,11 +54,11 @@ def store_feedback(svc: ChatService, session_id: str | None, message_id: str | N
         return ""
     if svc.store is None or not session_id or not message_id:
         return FEEDBACK_FAILED
-    from assistant.store.sessions import SessionNotFound
+    from assistant.store.sessions import MessageNotFound, SessionNotFound
 
     try:
         svc.store.add_feedback(session_id, message_id, rating, None, [])
-    except SessionNotFound:
+    except (SessionNotFound, MessageNotFound):
         return FEEDBACK_GONE
     except Exception as exc:  # noqa: BLE001 - the user gets a German line, the log the type
         from assistant.guards import log_failure
