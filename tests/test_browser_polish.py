@@ -207,7 +207,7 @@ def _sse(*events: tuple[str, object]) -> str:
 MARKDOWN_ANSWER = (
     "Kurz gesagt: **Ja**, mit *Einschränkungen* [1].\n\n- Erster Punkt [1]\n- Zweiter Punkt mit `Code`\n\n"
     "1. Schritt eins\n2. Schritt zwei\n\n| Rolle | Pflicht |\n|---|---|\n| Geschäftsführung | Schulung [1] |\n"
-    "| Betriebsrat | Mitbestimmung |\n\nMehr in der Einheit [Grundlagen der KI](/tutor/?einheit=grundlagen-01), "
+    "| Betriebsrat | Mitbestimmung |\n\nMehr in der Einheit [Grundlagen der KI](/kurs/grundlagen-01-grundlagen-der-ki), "
     "[extern](https://example.org/ki) und [böse](javascript:window.__xss=1) [auch](data:text/html,x) "
     "<img src=x onerror=\"window.__xss=1\"> <b>fett</b>.")
 
@@ -235,7 +235,7 @@ def test_widget_renders_markdown_lists_tables_and_safe_links(browser, server):
     assert answer.locator("table .lb-cite").count() == 1 and answer.locator("em").text_content() == "Einschränkungen"
     links = answer.locator("a")
     assert links.count() == 2
-    assert links.nth(0).get_attribute("href") == f"{server}/tutor/?einheit=grundlagen-01"
+    assert links.nth(0).get_attribute("href") == f"{server}/kurs/grundlagen-01-grundlagen-der-ki"
     assert links.nth(1).get_attribute("href") == "https://example.org/ki"
     for i in range(2):
         assert links.nth(i).get_attribute("rel") == "noopener noreferrer"

@@ -12,11 +12,11 @@ def test_answer_markdown_keeps_structure_and_only_safe_links():
     from ui.tutor import answer_html
 
     out = answer_html("Kurz [1].\n\n- eins\n- zwei\n\n| Rolle | Pflicht |\n|---|---|\n| Betriebsrat | Mitbestimmung |\n\n"
-                      "Siehe [Grundlagen der KI](/tutor/?einheit=grundlagen-01), [extern](https://example.org/x), "
+                      "Siehe [Grundlagen der KI](/kurs/grundlagen-01-grundlagen-der-ki), [extern](https://example.org/x), "
                       "[böse](javascript:alert(1)), [daten](data:text/html,x), [protokoll](//evil.example/x) "
                       "und <img src=x onerror=alert(1)> <script>x</script>.")
     assert "<li>eins</li>" in out and "<table>" in out and "<th>Rolle</th>" in out and "<td>Mitbestimmung</td>" in out
-    assert '<a href="/tutor/?einheit=grundlagen-01" target="_blank" rel="noopener noreferrer">Grundlagen der KI</a>' in out
+    assert '<a href="/kurs/grundlagen-01-grundlagen-der-ki" target="_blank" rel="noopener noreferrer">Grundlagen der KI</a>' in out
     assert '<a href="https://example.org/x" target="_blank" rel="noopener noreferrer">extern</a>' in out
     assert out.count("<a ") == 2  # javascript:, data: and protocol-relative addresses are no links
     assert "<img" not in out and "<script" not in out and "&lt;img src=x" in out and "&lt;script&gt;" in out
