@@ -24,6 +24,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from .course import router as course_router
 from .deps import Service
 from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
@@ -258,6 +259,8 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
         except MessageNotFound:
             return _error(404, "Zu dieser Antwort kann keine Rückmeldung gespeichert werden (Antwort unbekannt).")
         return {"ok": True, "feedback_id": fid}
+
+    app.include_router(course_router)  # /kurs/{id} and /api/units/{id}: the units answers link to
 
     # --- widget, demo page, tutor -----------------------------------------------------------
 
