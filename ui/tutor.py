@@ -248,8 +248,15 @@ def document_passages(svc: ChatService, doc_id: str) -> list[StoredPassage]:
     if not passages:
         return []
     first_source = min(str(p.metadata.get("source", "")) for p in passages)
-    own = [p for p in passages if str(p.metadata.get("source", "")) == first_source]
+    own = [p for p in passages if str(p.metadata.get("source", "")) == first_source
+           and p.metadata.get("kind") != "frage"]  # authored questions are listed apart, not as text
     return sorted(own, key=lambda p: _int(p.metadata.get("chunk_index")) or 0)
+
+
+def document_questions(svc: ChatService, doc_id: str) -> list[str]:
+    """The unit's authored questions (front matter `fragen`): how people ask about it."""
+    found = svc.index.where({"$and": [{"doc_id": doc_id}, {"kind": "frage"}]}, limit=MAX_PASSAGES)
+    return list(dict.fromkeys(str(p.metadata.get("frage", "")) for p in found if p.metadata.get("frage")))
 
 
 def _strip_overlap(prev: str, nxt: str, min_len: int = 12) -> str | None:
@@ -276,7 +283,8 @@ def assemble_sections(passages: Sequence[StoredPassage]) -> list[tuple[list[str]
     return sections
 
 
-def render_document(title: str, passages: Sequence[StoredPassage], meta_line: str = "") -> str:
+def render_document(title: str, passages: Sequence[StoredPassage], meta_line: str = "",
+                    questions: Sequence[str] = ()) -> str:
     """A whole unit as safe HTML: headings from the heading paths, passage Markdown rendered without HTML."""
     out = [f'<div class="lb-doc"><h2>{esc(title)}</h2>']
     if meta_line:
@@ -291,6 +299,9 @@ def render_document(title: str, passages: Sequence[StoredPassage], meta_line: st
             out.append(f"<h{level}>{esc(path[depth])}</h{level}>")
         shown = path
         out.append(render_markdown_safe(text))
+    if questions:
+        out.append("<h3>Fragen aus der Praxis</h3><ul class=\"lb-questions\">" +
+                   "".join(f"<li>{esc(q)}</li>" for q in questions) + "</ul>")
     out.append("</div>")
     return "".join(out)
 
@@ -559,7 +570,7 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
         stand = de_date(m.get("stand"))
         if stand and not any(f"Stand: {stand}" in p.text for p in passages):  # one date, in one format
             bits.append(f"Stand: {stand}")
-        return render_document(title, passages, " · ".join(bits))
+        return render_document(title, passages, " · ".join(bits), document_questions(_service(get_service), doc_id))
 
     def show_hilfe(doc_id: str | None) -> str:
         if not doc_id or doc_id == OVERVIEW:
