@@ -91,7 +91,7 @@ class LearningService:
         items = self.quizzes.get(unit_id)
         if not items:
             raise LearningError(NO_QUIZ, 404)
-        return {"unit_id": unit_id, "items": [it.public() for it in items]}
+        return {"unit_id": unit_id, "titel": self.catalog.units[unit_id].titel, "items": [it.public() for it in items]}
 
     # --- learners ---------------------------------------------------------------------------
 

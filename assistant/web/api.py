@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .deps import Service
+from .learning import learning_router
 from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
 from ..roles import Role, parse_role
@@ -258,6 +259,8 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
         except MessageNotFound:
             return _error(404, "Zu dieser Antwort kann keine Rückmeldung gespeichert werden (Antwort unbekannt).")
         return {"ok": True, "feedback_id": fid}
+
+    app.include_router(learning_router(settings))  # paths, quizzes, progress, records, teams, /lernen
 
     # --- widget, demo page, tutor -----------------------------------------------------------
 
