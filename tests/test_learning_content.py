@@ -228,3 +228,27 @@ def test_a_small_role_group_inside_a_large_team_shows_no_figure():
     assert owner["members"] is None and owner["completed"] is None
     assert all(u["completion_rate"] is None for u in owner["units"])
     assert "learner" not in repr(s) and "learner_id" not in repr(s)
+
+
+# --- CLI --------------------------------------------------------------------------------------
+
+def test_cli_paths():
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    r = subprocess.run([sys.executable, "-m", "assistant", "paths", "--role", "works_council"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Ihr Lernpfad als Betriebsrat: 9 Einheiten, ca. 3 Stunden" in r.stdout
+    assert "1. Grundlagen der KI (ca. 20 Min., Quiz:" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "assistant", "paths", "--json"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    data = json.loads(r.stdout)
+    assert [p["role"] for p in data] == [x.value for x in Role]
+    assert sum(len(p["steps"]) for p in data) == sum(len(CATALOG.path(x).steps) for x in Role)
+    r = subprocess.run([sys.executable, "-m", "assistant", "paths", "--role", "chef"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "Unbekannte Rolle „chef“" in r.stderr
