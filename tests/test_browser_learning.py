@@ -214,3 +214,36 @@ def test_tutor_has_a_lernpfad_tab(browser, server):
     expect(frame.get_by_role("heading", level=2)).to_contain_text("Ihr Lernpfad als Geschäftsführung")
     page.screenshot(path=str(artifact("learning-tutor-tab.png")))
     ctx.close()
+
+
+def test_team_page_shows_aggregates_only(browser, server):
+    from playwright.sync_api import expect
+
+    base, _ = server
+    ctx, page, errors = _page(browser, "desktop")
+    page.goto(f"{base}/lernen/?team=1")
+    page.get_by_label("Name des Teams").fill("Dachdeckerei Beispiel")
+    page.get_by_role("button", name="Team anlegen").click()
+    expect(page.get_by_role("status")).to_contain_text("Team-Code für die Beschäftigten")
+    code = page.get_by_label("Team-Code").input_value()
+    assert page.get_by_label("Team-Schlüssel").input_value()
+    ids = [httpx.post(f"{base}/api/learning/learners", json={"role": "employee", "display_name": f"Xaver Nummer{i}"}
+                      ).json()["learner_id"] for i in range(5)]
+    first = httpx.get(f"{base}/api/learning/paths/employee").json()["steps"][0]["unit_id"]
+    for lid in ids[:4]:
+        httpx.put(f"{base}/api/learning/learners/{lid}/team", json={"team_code": code})
+        httpx.post(f"{base}/api/learning/learners/{lid}/progress", json={"unit_id": first, "event": "completed"})
+    page.get_by_role("button", name="Übersicht anzeigen").click()
+    expect(page.get_by_text("Mitglieder: weniger als 5.")).to_be_visible()
+    httpx.put(f"{base}/api/learning/learners/{ids[4]}/team", json={"team_code": code})
+    page.get_by_role("button", name="Übersicht anzeigen").click()
+    expect(page.get_by_text("Mitglieder: 5.")).to_be_visible()
+    expect(page.locator("td", has_text="80 %")).to_have_count(1)
+    assert "Xaver" not in page.locator("main").inner_text()
+    page.screenshot(path=str(artifact("learning-team.png")), full_page=True)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Team-Übersicht als PDF").click()
+    text = PdfReader(io.BytesIO(Path(dl.value.path()).read_bytes())).pages[0].extract_text()
+    assert "Mitglieder im Team: 5" in text and "Xaver" not in text
+    assert not errors, errors
+    ctx.close()

@@ -108,7 +108,8 @@
         h("p", {}, [h("label", { for: "lb-name", text: "Name für den Nachweis (freiwillig)" })]), name,
         h("p", { class: "muted", text: "Ohne Konto: Ihr Fortschritt wird unter einer zufälligen Kennung gespeichert, die nur dieser Browser kennt." }),
         h("p", { class: "row" }, [startBtn, existing ? h("a", { href: "/lernen/", text: "Bei meinem Lernpfad bleiben" }) : null,
-          h("a", { href: "/was-wird-gespeichert", text: "Was wird gespeichert?" })]), msg])]);
+          h("a", { href: "/was-wird-gespeichert", text: "Was wird gespeichert?" })]), msg,
+        h("p", { class: "muted" }, [h("a", { href: "/lernen/?team=1", text: "Für Betriebe: Team anlegen und Übersicht ansehen" })])])]);
       if (chosen) choose(chosen);
     }).catch(fail);
   }
@@ -160,7 +161,8 @@
           h("div", { class: "row" }, [
             h("button", { type: "button", class: "secondary", text: "Meine Daten herunterladen (JSON)", onclick: function () { download("/api/learning/learners/" + l.id, "meine-lerndaten.json"); } }),
             h("button", { type: "button", class: "danger", id: "lb-delete", text: "Alle meine Lerndaten löschen", onclick: function () { removeAll(l); } })]),
-          h("p", {}, [h("a", { href: "/was-wird-gespeichert", text: "Was wird gespeichert?" })])])
+          h("p", {}, [h("a", { href: "/was-wird-gespeichert", text: "Was wird gespeichert?" }), " · ",
+            h("a", { href: "/lernen/?team=1", text: "Für Betriebe: Team-Übersicht" })])])
       ]);
     }).catch(fail);
   }
@@ -278,6 +280,59 @@
     }).catch(fail);
   }
 
+
+  // ------------------------------------------------------------------ team (for the business): aggregates only
+  var TEAM_KEY = "ki-lernbegleiter-team";
+  function teamPage() {
+    var saved = null; try { saved = JSON.parse(localStorage.getItem(TEAM_KEY) || "null"); } catch (e) { saved = null; }
+    var out = h("div", { "aria-live": "polite" });
+    var name = h("input", { type: "text", id: "lb-team-name", maxlength: "120" });
+    var code = h("input", { type: "text", id: "lb-team-code", maxlength: "32", value: saved ? saved.code : "" });
+    var key = h("input", { type: "text", id: "lb-team-key", maxlength: "64", autocomplete: "off", value: saved ? saved.key : "" });
+    var msg = h("p", { role: "alert", class: "msg error", hidden: true });
+    function error(e) { msg.textContent = e.message; msg.hidden = false; }
+    function load() {
+      msg.hidden = true;
+      fetch("/api/learning/teams/" + encodeURIComponent(code.value.trim()) + "/summary", { headers: { "X-Team-Key": key.value.trim() } })
+        .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || "Fehler"); return j; }); })
+        .then(function (s) {
+          localStorage.setItem(TEAM_KEY, JSON.stringify({ code: s.team_code, key: key.value.trim() }));
+          var hidden = "weniger als " + s.min_group;
+          out.replaceChildren(h("h2", { text: "Team „" + s.team + "“" }),
+            h("p", { text: "Mitglieder: " + (s.members == null ? hidden : s.members) + ". Gezeigt werden nur zusammengefasste Zahlen; für Gruppen mit weniger als " + s.min_group + " Personen erscheint keine Zahl." }));
+          s.paths.forEach(function (p) {
+            out.append(h("h3", { text: p.titel }));
+            if (p.members == null) { out.append(h("p", { class: "muted", text: "Teilnehmende: " + hidden + " – keine Zahlen." })); return; }
+            out.append(h("p", { text: "Teilnehmende: " + p.members + " · begonnen: " + p.started + " · abgeschlossen: " + p.completed }),
+              h("table", {}, [h("tr", {}, [h("th", { text: "Einheit" }), h("th", { text: "abgeschlossen" })])].concat(p.units.map(function (u) {
+                return h("tr", {}, [h("td", { text: u.titel }), h("td", { text: u.completion_rate + " %" })]);
+              }))));
+          });
+          out.append(h("p", {}, [h("button", { type: "button", class: "secondary", text: "Team-Übersicht als PDF", onclick: function () {
+            fetch("/api/learning/teams/" + encodeURIComponent(s.team_code) + "/record.pdf", { headers: { "X-Team-Key": key.value.trim() } })
+              .then(function (r) { if (!r.ok) throw new Error("Die Übersicht konnte nicht erstellt werden."); return r.blob(); })
+              .then(function (b) { var a = h("a", { href: URL.createObjectURL(b), download: "team-ki-kompetenz.pdf" }); document.body.append(a); a.click(); a.remove(); })
+              .catch(error);
+          } })]));
+        }).catch(error);
+    }
+    show([h("section", { class: "card" }, [h("h1", { text: "Für Betriebe: Team" }),
+        h("p", { text: "Legen Sie ein Team an und geben Sie den Team-Code an Ihre Beschäftigten. Beitreten ist freiwillig. Sie sehen nur zusammengefasste Zahlen, nie die Ergebnisse einzelner Personen." }),
+        h("label", { for: "lb-team-name", text: "Name des Teams" }), h("div", { class: "row" }, [name,
+          h("button", { type: "button", text: "Team anlegen", onclick: function () {
+            api("POST", "/api/learning/teams", { name: name.value }).then(function (t) {
+              code.value = t.team_code; key.value = t.owner_key;
+              localStorage.setItem(TEAM_KEY, JSON.stringify({ code: t.team_code, key: t.owner_key }));
+              out.replaceChildren(h("p", { class: "msg", role: "status", text: "Team angelegt. Team-Code für die Beschäftigten: " + t.team_code + ". Ihr Team-Schlüssel (nur für Sie, bitte aufbewahren): " + t.owner_key }));
+            }).catch(error);
+          } })]), msg]),
+      h("section", { class: "card" }, [h("h2", { text: "Team-Übersicht" }),
+        h("label", { for: "lb-team-code", text: "Team-Code" }), code,
+        h("label", { for: "lb-team-key", text: "Team-Schlüssel" }), key,
+        h("p", {}, [h("button", { type: "button", text: "Übersicht anzeigen", onclick: load })]), out,
+        h("p", {}, [h("a", { href: "/was-wird-gespeichert", text: "Was wird gespeichert?" })])])]);
+  }
+
   // ------------------------------------------------------------------ router
   function render() {
     var q = new URLSearchParams(location.search), l = learner();
@@ -286,6 +341,7 @@
       // "Jetzt lernen" for another role than the stored one: offer that role's path
       return startPage(q.get("rolle"));
     }
+    if (q.get("team")) return teamPage();
     if (!l) return startPage(q.get("rolle"));
     if (q.get("einheit")) return unitPage(l, q.get("einheit"), anchor);
     if (q.get("quiz")) return quizPage(l, q.get("quiz"));
