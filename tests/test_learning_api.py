@@ -184,3 +184,16 @@ def test_pages_are_served(api):
     assert sheet.status_code == 200 and "Was wird gespeichert?" in sheet.text
     assert "{{" not in sheet.text and "730 Tage" in sheet.text and "30 Tage" in sheet.text
     assert "weniger als fünf Personen" in sheet.text and "§ 87 Abs. 1 Nr. 6 BetrVG" in sheet.text
+
+
+def test_switching_the_role_keeps_the_progress(api):
+    lid = _learner(api, "employee", name="Max")
+    api.post(f"/api/learning/learners/{lid}/progress", json={"unit_id": UNIT, "event": "completed"})
+    r = api.patch(f"/api/learning/learners/{lid}", json={"role": "works_council"})
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert p["role"] == "works_council" and p["path"]["completed"] == 1 and p["display_name"] == "Max"
+    r = api.patch(f"/api/learning/learners/{lid}", json={"clear_name": True})
+    assert r.json()["display_name"] is None
+    r = api.patch(f"/api/learning/learners/{lid}", json={"role": "azubi"})
+    assert r.status_code == 422 and "Bitte wählen Sie eine Rolle" in r.json()["error"]
