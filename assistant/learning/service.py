@@ -155,7 +155,8 @@ class LearningService:
                 raise LearningError("Eine der Fragen gibt es nicht (unbekannte Frage-ID).")
             ok = item.check(answer)
             if ok is None:
-                raise LearningError(f"Die Antwort auf Frage {item.frage[:60]!r} passt nicht zur Frageart "
+                short = item.frage if len(item.frage) <= 60 else item.frage[:59].rstrip() + "…"
+                raise LearningError(f"Die Antwort auf die Frage „{short}“ passt nicht zur Frageart "
                                     f"({ANSWER_HINT[item.typ]}).")
             rows.append((item.unit_id, item.id, ok, answer))
             results.append({"item_id": item.id, "correct": ok, "richtig": item.solution(),
