@@ -191,6 +191,8 @@ def test_widget_offers_jetzt_lernen_for_the_preset_role(browser, server):
     expect(link).to_have_text("Jetzt lernen")
     expect(link).to_have_attribute("href", f"{base}/lernen/?rolle=works_council")
     expect(page.locator(".lb-datasheet")).to_have_attribute("href", f"{base}/was-wird-gespeichert")
+    page.wait_for_function("""() => document.querySelector('ki-lernbegleiter').shadowRoot
+        .querySelector('.lb-panel').getAnimations().length === 0""")  # the opening fade-in
     page.screenshot(path=str(artifact("learning-widget.png")))
     with ctx.expect_page() as popup:
         link.click()
