@@ -203,6 +203,38 @@ def ask(question: Annotated[str, typer.Argument(metavar="FRAGE", help="Ihre Frag
 
 
 @app.command(cls=GermanCommand)
+def paths(role: RoleOpt = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Als JSON ausgeben")] = False) -> None:
+    """Die Lernpfade je Rolle zeigen: Einheiten, geschätzte Minuten, warum die Einheit passt, Quizfragen."""
+    from .learning.catalog import CatalogError, load_catalog
+    from .learning.quiz import QuizError, load_quizzes
+    from .learning.service import headline
+    from .normen import DEFAULT_CORPUS
+
+    r = _role(role)
+    try:
+        catalog = load_catalog(DEFAULT_CORPUS)
+        quizzes = load_quizzes(DEFAULT_CORPUS, {k: u.sections() for k, u in catalog.units.items()})
+    except (CatalogError, QuizError) as e:
+        err.print(f"[red]Fehler:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+    chosen = [r] if r else list(Role)
+    data = [{"role": x.value, "headline": headline(x, len(catalog.path(x).steps), catalog.path(x).minutes),
+             "steps": [{"unit_id": s.unit_id, "titel": catalog.units[s.unit_id].titel, "minuten": s.minuten,
+                        "warum": s.warum, "quiz_items": len(quizzes.get(s.unit_id, []))}
+                       for s in catalog.path(x).steps]} for x in chosen]
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    for p in data:
+        out.print(f"\n[bold]{escape(p['headline'])}[/bold]")
+        for i, s in enumerate(p["steps"], 1):
+            quiz = f", Quiz: {s['quiz_items']} Fragen" if s["quiz_items"] else ""
+            out.print(f"  {i}. {escape(s['titel'])} (ca. {s['minuten']} Min.{quiz})", highlight=False)
+            out.print(f"     {escape(s['warum'])}", highlight=False, style="dim")
+
+
+@app.command(cls=GermanCommand)
 def serve(host: Annotated[Optional[str], typer.Option(metavar="ADRESSE", help="Adresse, an der der Server lauscht "
                                                                                "(Standard: LB_HOST, sonst 127.0.0.1)")] = None,
           port: Annotated[Optional[int], typer.Option(metavar="PORT", help="Port des Servers "

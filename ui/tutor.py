@@ -33,6 +33,7 @@ from assistant.normen import de_date  # noqa: E402
 from assistant.roles import Role, parse_role  # noqa: E402
 from ui.tutor_history import (DELETE_FAILED, DELETED, delete_session, export_html,  # noqa: E402
                               feedback_handler, jump_js, tutor_js)
+from ui.tutor_learning import learning_tab  # noqa: E402
 
 if TYPE_CHECKING:
     from assistant.search.index import StoredPassage
@@ -581,7 +582,7 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {TITLE}\nFragen zur KI-Kompetenz im Betrieb – beantwortet aus den Kursunterlagen, "
-                    "mit Quellenangaben.")
+                    "mit Quellenangaben. [Was wird gespeichert?](/was-wird-gespeichert)")
         with gr.Tabs():
             with gr.Tab("Fragen", id="fragen"):
                 session = gr.State(None)
@@ -643,6 +644,7 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
                     with gr.Column(scale=2):
                         hilfe_text = gr.HTML(_message("Die Umsetzungshilfen werden geladen …"),
                                              elem_id="hilfen-text", js_on_load=None)
+            learning_tab()  # ui/tutor_learning.py: path, units, quiz, progress, record
 
         chat_outputs = [chat, history, question, sources, note, session, *followups, message_ids, export, actions,
                         status]

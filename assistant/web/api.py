@@ -26,6 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .course import router as course_router
 from .deps import Service
+from .learning import learning_router
 from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
 from ..roles import Role, parse_role
@@ -261,6 +262,7 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
         return {"ok": True, "feedback_id": fid}
 
     app.include_router(course_router)  # /kurs/{id} and /api/units/{id}: the units answers link to
+    app.include_router(learning_router(settings))  # paths, quizzes, progress, records, teams, /lernen
 
     # --- widget, demo page, tutor -----------------------------------------------------------
 

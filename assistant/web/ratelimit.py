@@ -49,6 +49,7 @@ RULES: tuple[Rule, ...] = (
     Rule("chat", "POST", re.compile(r"/api/chat/?"), TOO_MANY_QUESTIONS),
     Rule("search", "POST", re.compile(r"/api/search/?")),
     Rule("sessions", "POST", re.compile(r"/api/sessions/?")),
+    Rule("sessions", "POST", re.compile(r"/api/learning/(learners|teams)/?")),  # new learners and teams
     Rule("feedback", "POST", re.compile(r"/api/feedback/?")),
     Rule("tutor", "POST", re.compile(r"/tutor(/.*)?")),  # every Gradio event (queue/join, run, call, ...)
 )
