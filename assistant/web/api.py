@@ -27,6 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from .deps import Service
 from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
+from .toolkits import router as toolkits_router
 from ..roles import Role, parse_role
 from ..service import MAX_QUESTION_CHARS, SESSION_GONE, ChatService
 from ..store.sessions import MessageNotFound, SessionNotFound
@@ -258,6 +259,8 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
         except MessageNotFound:
             return _error(404, "Zu dieser Antwort kann keine Rückmeldung gespeichert werden (Antwort unbekannt).")
         return {"ok": True, "feedback_id": fid}
+
+    app.include_router(toolkits_router)  # /api/briefing, /api/check, /api/perspectives (assistant/web/toolkits.py)
 
     # --- widget, demo page, tutor -----------------------------------------------------------
 

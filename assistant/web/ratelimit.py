@@ -50,6 +50,8 @@ RULES: tuple[Rule, ...] = (
     Rule("search", "POST", re.compile(r"/api/search/?")),
     Rule("sessions", "POST", re.compile(r"/api/sessions/?")),
     Rule("feedback", "POST", re.compile(r"/api/feedback/?")),
+    Rule("chat", "POST", re.compile(r"/api/perspectives/?"), TOO_MANY_QUESTIONS),  # three answers per request
+    Rule("search", "POST", re.compile(r"/api/(briefing|check)/?")),
     Rule("tutor", "POST", re.compile(r"/tutor(/.*)?")),  # every Gradio event (queue/join, run, call, ...)
 )
 
