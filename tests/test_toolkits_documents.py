@@ -90,8 +90,8 @@ def test_check_names_rights_questions_and_agreement_items(tk):
     heads = [s.heading for s in doc.sections]
     assert heads[:4] == ["Das geprüfte System (Angaben)", "Mitbestimmung und Informationsrechte (BetrVG)",
                          "Datenschutz (DSGVO, BDSG)", "KI-Verordnung (EU) 2024/1689"]
-    assert heads[-3:] == ["Fragen an den Arbeitgeber", "Was eine Betriebsvereinbarung regeln sollte",
-                          "Passende Umsetzungshilfen"]
+    assert heads[-4:] == ["Fragen an den Arbeitgeber", "Weitere Fragen aus den Lerneinheiten",
+                          "Was eine Betriebsvereinbarung regeln sollte", "Passende Umsetzungshilfen"]
     sec = {s.heading: s for s in doc.sections}
     assert {"§ 90 BetrVG", "§ 80 Abs. 3 BetrVG", "§ 95 Abs. 2a BetrVG"} <= {
         i.label for i in sec["Mitbestimmung und Informationsrechte (BetrVG)"].items}
@@ -103,6 +103,8 @@ def test_check_names_rights_questions_and_agreement_items(tk):
     assert {1, 14, 19, 21, 22, 23, 26, 29} <= numbers
     catalogue = tk.course.unit("hilfe-fragen-an-den-arbeitgeber").numbered()
     assert all(flat(q.text) == flat(tk.course.readable(catalogue[int(q.label.split()[1])])) for q in questions)
+    more = [i.text for i in sec["Weitere Fragen aus den Lerneinheiten"].items]
+    assert "Trifft das System Entscheidungen selbst, oder entscheidet am Ende ein Mensch mit eigenem Spielraum?" in more
     settle = sec["Was eine Betriebsvereinbarung regeln sollte"].items
     assert any("Art. 22 DSGVO" in i.text for i in settle) and any("geführt" in i.text for i in settle)
     _no_ids(tk, _all_text(doc))

@@ -59,6 +59,9 @@ def test_questions_checklist_sections_and_aids_exist_in_the_course(rules, course
     for t in rules.themen:
         assert course.unit(t.einheit).section("Was das für Sie heißt", "Beratung"), t.einheit
         assert all(course.unit(h).typ == "umsetzungshilfe" for h in t.hilfen)
+    for t in rules.pruefthemen:
+        questions = [q for q in course.unit(t.einheit).items("Maßnahmen für den Betrieb") if q.endswith("?")]
+        assert len(questions) >= 3, t.einheit
     table = course.unit("hilfe-erstberatung-kmu").section("Typische Einwände und mögliche Antworten")
     for o in rules.einwaende:
         assert o.einwand in table

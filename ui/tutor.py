@@ -562,6 +562,7 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
                     with gr.Column(scale=2):
                         hilfe_text = gr.HTML(_message("Die Umsetzungshilfen werden geladen …"),
                                              elem_id="hilfen-text", js_on_load=None)
+            __import__("ui.tutor_toolkits").tutor_toolkits.toolkit_tabs(get_service)  # briefing, check, perspectives
 
         chat_outputs = [chat, history, question, sources, note, session, *followups]
         send_args = dict(fn=ask, inputs=[question, role, session, history], outputs=chat_outputs,

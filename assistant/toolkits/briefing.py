@@ -20,9 +20,11 @@ from .rules import EINSATZ, Facts, RuleSet
 ERSTBERATUNG = "hilfe-erstberatung-kmu"
 FAHRPLAN = "hilfe-90-tage-fahrplan"
 MIN_QUESTIONS, MAX_QUESTIONS = 8, 12
+QUESTIONS_PER_TOPIC = 2
+MAX_CASE_AIDS = 5  # aids that fit the case; the ones every briefing names come on top
 EINSATZ_DE = {
     "texte": "Texte, Büro und Recherche", "kundenkontakt": "Kundenkontakt", "personalauswahl": "Personalauswahl",
-    "personaleinsatz": "Einsatzplanung", "leistungsbewertung": "Leistungsbewertung",
+    "personaleinsatz": "Aufgabenzuweisung nach Verhalten, Leistung oder Merkmalen", "leistungsbewertung": "Leistungsbewertung",
     "zeiterfassung": "Zeiterfassung oder Ortung", "maschinen": "Maschinen und Assistenzsysteme",
     "gesundheit": "Gesundheitsangebote", "emotionserkennung": "Emotionserkennung"}
 assert set(EINSATZ_DE) == set(EINSATZ)
@@ -102,10 +104,12 @@ def _questions(course: Course, rules: RuleSet, facts: Facts) -> list[Item]:
     opening = [Item(text=course.readable(q), quelle=src_start)
                for q in start.items("Gesprächseinstieg: Fragen zum Auftakt")]
     topical = []
-    for t in rules.topics(facts):
+    # the case's own topics first (a topic without condition fits every case), at most two questions each
+    topics = sorted(rules.topics(facts), key=lambda t: not t.wenn.atoms())
+    for t in topics:
         text = course.unit(t.einheit).section("Was das für Sie heißt", "Beratung")
         src = quelle(course, t.einheit, "Was das für Sie heißt › Beratung")
-        topical += [Item(text=course.readable(q), quelle=src) for q in questions_in(text)]
+        topical += [Item(text=course.readable(q), quelle=src) for q in questions_in(text)][:QUESTIONS_PER_TOPIC]
     leitfragen = []
     for line in start.section("Ausgangslage und Bedarf klären").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -114,7 +118,7 @@ def _questions(course: Course, rules: RuleSet, facts: Facts) -> list[Item]:
                                                                       "Ausgangslage und Bedarf klären"))
                            for q in questions_in(course.readable(cells[1]))]
     # the topic questions first (they are about this case), then the opening, then the general ones
-    chosen = unique(topical[:6] + opening + leitfragen)
+    chosen = unique(topical[:7] + opening + leitfragen)
     if facts.betriebsrat:  # "Regeln" asks whether there is a works council: known already
         chosen = [i for i in chosen if "Betriebsrat" not in i.text or i.label != "Regeln"]
     return chosen[:MAX_QUESTIONS]
@@ -136,8 +140,9 @@ def compose_briefing(course: Course, rules: RuleSet, register: NormRegister, inp
     facts = inp.facts()
     findings = rules.apply(facts, "briefing", register)
     questions = _questions(course, rules, facts)
-    hilfen = [h for t in rules.topics(facts) for h in t.hilfen] + [h for f in findings for h in f.rule.hilfen]
-    hilfen += rules.hilfen_immer
+    own = [h for t in rules.topics(facts) for h in t.hilfen] + [h for f in findings for h in f.rule.hilfen]
+    own = [h for h in dict.fromkeys(own) if h not in rules.hilfen_immer]
+    hilfen = own[:MAX_CASE_AIDS] + rules.hilfen_immer
     stand = max(d for d in (course.stand, rules.stand) if d)
     doc = Document(
         kind="briefing", title="Briefing für das Beratungsgespräch",

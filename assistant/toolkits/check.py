@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..normen import NormRegister
 from .briefing import EINSATZ_DE
-from .compose import aids, checklist, fragenkatalog, hinweis, legal_sections
+from .compose import aids, checklist, fragenkatalog, hinweis, legal_sections, quelle, unique
 from .course import Course
 from .document import Document, Item, Section
 from .rules import DATEN, EINSATZ, Facts, RuleSet
@@ -87,6 +87,14 @@ def compose_check(course: Course, rules: RuleSet, register: NormRegister, inp: C
     doc.sections.append(Section("Fragen an den Arbeitgeber", fragenkatalog(course, numbers),
                                 intro="Ausgewählt aus dem Fragenkatalog des Betriebsrats; am besten schriftlich "
                                       "und mit Frist stellen."))
+    more = []
+    for t in rules.check_topics(facts):
+        src = quelle(course, t.einheit, "Maßnahmen für den Betrieb")
+        more += [Item(text=course.readable(q), quelle=src)
+                 for q in course.unit(t.einheit).items("Maßnahmen für den Betrieb") if q.endswith("?")]
+    if more:
+        doc.sections.append(Section("Weitere Fragen aus den Lerneinheiten", unique(more),
+                                    intro="Fragen, die der Betriebsrat dem Arbeitgeber zu diesem Thema stellen sollte."))
     if facts.betriebsrat:
         wanted = set(ALWAYS_SETTLE) | {b for f in findings for b in f.rule.bv}
         settle = checklist(course, wanted)

@@ -138,6 +138,7 @@ class RuleSet:
         self.themen = list(themen)
         self.einwaende = list(einwaende)
         self.hilfen_immer = list(hilfen_immer)
+        self.pruefthemen: list[Topic] = []
         self.begriffe = dict(begriffe)
         self.merkmale = dict(merkmale)
         self.stand = stand
@@ -166,6 +167,8 @@ class RuleSet:
                      for e in data.get("einwaende") or ()]
         ruleset = cls(rules, begriffe, {str(k): str(v) for k, v in (data.get("merkmale") or {}).items()},
                       as_date(data.get("stand")), themen, einwaende, [str(x) for x in data.get("hilfen_immer") or ()])
+        ruleset.pruefthemen = [Topic(str(t["einheit"]), Condition.parse(t.get("wenn")))
+                               for t in data.get("pruefthemen") or ()]
         ruleset.validate()
         return ruleset
 
@@ -180,7 +183,7 @@ class RuleSet:
             for cond in (r.wenn, *(z.wenn for z in r.zusatz)):
                 for atom in cond.atoms():
                     self._check_atom(atom)
-        for t in self.themen:
+        for t in (*self.themen, *self.pruefthemen):
             for atom in t.wenn.atoms():
                 self._check_atom(atom)
         for name, cond in self.begriffe.items():
@@ -222,6 +225,9 @@ class RuleSet:
 
     def topics(self, facts: Facts) -> list[Topic]:
         return [t for t in self.themen if self.evaluate(t.wenn, facts) is not None]
+
+    def check_topics(self, facts: Facts) -> list[Topic]:
+        return [t for t in self.pruefthemen if self.evaluate(t.wenn, facts) is not None]
 
     def objections(self, worries: str) -> list[Objection]:
         low = worries.lower()
