@@ -145,3 +145,33 @@ def test_markdown_has_the_notice_first(tk):
     lines = md.splitlines()
     assert lines[0] == "# Prüfung eines KI-Systems für den Betriebsrat"
     assert lines[4].startswith("> Hinweis: Dieses Dokument dient der Orientierung und ist keine Rechtsberatung.")
+
+
+def test_documents_render_on_the_core_install(tmp_path):
+    """python-docx and reportlab are core dependencies: DOCX and PDF work without the test extras."""
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+    from .test_core_install import SCRIPT
+
+    head, sep, _ = SCRIPT.partition("from pathlib import Path\nfrom ingestion.loaders")
+    assert sep, "tests/test_core_install.py changed its script"
+    script = head + '''
+from assistant.toolkits.briefing import BriefingInput
+from assistant.toolkits.service import Toolkits
+doc = Toolkits.load().briefing(BriefingInput(branche="Test", einsatz=["texte"]))
+res = {"docx": doc.render("docx")[:2].decode(), "pdf": doc.render("pdf")[:4].decode()}
+imported = {m.partition(".")[0] for m in set(sys.modules) - before}
+res["outside_core"] = sorted({d for m in imported for d in owners.get(m, ()) if owners[m] and not owners[m] & allowed})
+res["blocked_tried"] = sorted(blocked_tried)
+print(json.dumps(res))
+'''
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT / "pyproject.toml")], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["docx"] == "PK" and res["pdf"] == "%PDF", res
+    assert res["outside_core"] == [], res  # (optional imports such as scipy may be tried and blocked)
