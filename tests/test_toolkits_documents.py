@@ -175,3 +175,15 @@ print(json.dumps(res))
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["docx"] == "PK" and res["pdf"] == "%PDF", res
     assert res["outside_core"] == [], res  # (optional imports such as scipy may be tried and blocked)
+
+
+def test_tutor_shows_documents_and_role_answers_escaped(tk):
+    from assistant.toolkits.perspectives import RoleAnswer
+    from ui.tutor_toolkits import document_html, perspectives_html
+
+    page = document_html(tk.briefing(BriefingInput(branche="<script>alert(1)</script>", einsatz=["texte"])))
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "keine Rechtsberatung" in page and "<h3>Rechtliche Punkte für diesen Betrieb</h3>" in page
+    cols = perspectives_html([RoleAnswer("owner", "Geschäftsführung", answer="<img src=x onerror=alert(1)> Text",
+                                         sources=[{"n": 1, "label": "<b>Quelle</b>"}])])
+    assert "<img" not in cols[0] and "&lt;img src=x" in cols[0] and "&lt;b&gt;Quelle&lt;/b&gt;" in cols[0]

@@ -89,7 +89,8 @@ def _count(value: Any) -> int | None:
 
 def _done(doc: Document):
     docx, pdf = _files(doc)
-    return (document_html(doc), gr.update(value=docx, visible=True), gr.update(value=pdf, visible=True))
+    return (document_html(doc), gr.update(value=docx, visible=True, interactive=True),
+            gr.update(value=pdf, visible=True, interactive=True))
 
 
 def perspectives_html(answers: list[RoleAnswer]) -> list[str]:
@@ -136,7 +137,7 @@ def toolkit_tabs(get_service: Callable[[], ChatService]) -> None:
         svc = get_service()
         return tuple(perspectives_html(perspectives(svc.chat, question[:2000], ROLES)))
 
-    hidden_file = dict(visible=False, interactive=False)
+    hidden_file = dict(visible=False)
     with gr.Tab("Briefing (Beratung)", id="briefing"):
         gr.Markdown("Briefing für ein Beratungsgespräch mit einem Betrieb – zusammengestellt aus den Kursunterlagen. "
                     "Orientierung, keine Rechtsberatung.")
