@@ -24,6 +24,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from .course import router as course_router
 from .deps import Service
 from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
@@ -260,6 +261,7 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
             return _error(404, "Zu dieser Antwort kann keine Rückmeldung gespeichert werden (Antwort unbekannt).")
         return {"ok": True, "feedback_id": fid}
 
+    app.include_router(course_router)  # /kurs/{id} and /api/units/{id}: the units answers link to
     app.include_router(toolkits_router)  # /api/briefing, /api/check, /api/perspectives (assistant/web/toolkits.py)
 
     # --- widget, demo page, tutor -----------------------------------------------------------
