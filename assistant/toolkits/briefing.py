@@ -21,6 +21,9 @@ ERSTBERATUNG = "hilfe-erstberatung-kmu"
 FAHRPLAN = "hilfe-90-tage-fahrplan"
 MIN_QUESTIONS, MAX_QUESTIONS = 8, 12
 QUESTIONS_PER_TOPIC = 2
+# worries about the people (fear, scepticism, surveillance, jobs) bring in the course's unit on acceptance
+TEAM_WORRIES = re.compile(r"angst|ängst|skeps|widerst|überwach|kontroll|akzeptanz|jobverlust|arbeitspl|leute|team|"
+                          r"belegschaft|mitarbeit|beschäftigte|personal", re.I)
 MAX_CASE_AIDS = 5  # aids that fit the case; the ones every briefing names come on top
 EINSATZ_DE = {
     "texte": "Texte, Büro und Recherche", "kundenkontakt": "Kundenkontakt", "personalauswahl": "Personalauswahl",
@@ -47,7 +50,7 @@ class BriefingInput:
     def facts(self) -> Facts:
         return Facts(betriebsrat=self.betriebsrat, beschaeftigte=self.beschaeftigte, einsatz=frozenset(self.einsatz),
                      daten=frozenset(self.daten), entscheidet=self.entscheidet, cloud=self.cloud,
-                     arbeit_aendert=self.arbeit_aendert, sorgen=bool(self.sorgen.strip()))
+                     arbeit_aendert=self.arbeit_aendert, sorgen=bool(TEAM_WORRIES.search(self.sorgen)))
 
 
 def _clause(text: str) -> str:
