@@ -137,7 +137,7 @@ def test_tutor_forms_and_a_download_in_the_browser(server, tmp_path):
         # Briefing: fill the form, see the document, download the DOCX
         page.get_by_role("tab", name="Briefing (Beratung)").click()
         page.locator("#briefing-branche textarea, #briefing-branche input").first.fill("Tischlerei")
-        page.locator("#briefing-beschaeftigte input").fill("25")
+        page.locator("#briefing-beschaeftigte textarea, #briefing-beschaeftigte input").first.fill("25")
         page.locator("#briefing-betriebsrat").get_by_text("Es gibt einen Betriebsrat").click()
         page.locator("#briefing-einsatz").get_by_text("Zeiterfassung oder Ortung").click()
         page.locator("#briefing-sorgen textarea").fill("Das kostet zu viel")

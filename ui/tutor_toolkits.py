@@ -78,6 +78,8 @@ def _files(doc: Document) -> tuple[str, str]:
 
 
 def _count(value: Any) -> int | None:
+    if isinstance(value, str):
+        value = value.strip().replace(".", "")
     try:
         n = int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
@@ -145,7 +147,7 @@ def toolkit_tabs(get_service: Callable[[], ChatService]) -> None:
             with gr.Column(scale=1, min_width=320):
                 b_branche = gr.Textbox(label="Branche", placeholder="z. B. Tischlerei", max_length=200,
                                        elem_id="briefing-branche")
-                b_size = gr.Number(label="Beschäftigte", precision=0, minimum=1, elem_id="briefing-beschaeftigte")
+                b_size = gr.Textbox(label="Beschäftigte (Anzahl)", max_length=7, elem_id="briefing-beschaeftigte")
                 b_br = gr.Checkbox(label="Es gibt einen Betriebsrat", elem_id="briefing-betriebsrat")
                 b_tools = gr.Textbox(label="KI-Werkzeuge im Einsatz oder geplant", max_length=1000, lines=2,
                                      elem_id="briefing-werkzeuge")
@@ -181,7 +183,7 @@ def toolkit_tabs(get_service: Callable[[], ChatService]) -> None:
                 c_dec = gr.Checkbox(label="Das System trifft oder bereitet Entscheidungen über Personen vor",
                                     elem_id="check-entscheidet")
                 c_br = gr.Checkbox(label="Es gibt einen Betriebsrat", value=True)
-                c_size = gr.Number(label="Beschäftigte", precision=0, minimum=1, elem_id="check-beschaeftigte")
+                c_size = gr.Textbox(label="Beschäftigte (Anzahl)", max_length=7, elem_id="check-beschaeftigte")
                 c_change = gr.Checkbox(label="Aufgaben oder Arbeitsabläufe ändern sich deutlich")
                 c_go = gr.Button("Prüfung erstellen", variant="primary", elem_id="check-go")
             with gr.Column(scale=2):
