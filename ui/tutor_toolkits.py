@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from assistant.roles import Role
 from assistant.toolkits.briefing import EINSATZ_DE, BriefingInput
 from assistant.toolkits.check import DATEN_DE, CheckInput
 from assistant.toolkits.course import CourseError
@@ -204,6 +203,3 @@ def toolkit_tabs(get_service: Callable[[], ChatService]) -> None:
                             elem_id=f"blickwinkel-{r.value}") for r in ROLES]
         p_go.click(ask_all, inputs=p_q, outputs=cols)
         p_q.submit(ask_all, inputs=p_q, outputs=cols)
-
-
-__all__ = ["toolkit_tabs", "document_html", "perspectives_html", "Role"]

@@ -19,7 +19,7 @@ from .rules import EINSATZ, Facts, RuleSet
 
 ERSTBERATUNG = "hilfe-erstberatung-kmu"
 FAHRPLAN = "hilfe-90-tage-fahrplan"
-MIN_QUESTIONS, MAX_QUESTIONS = 8, 12
+MAX_QUESTIONS = 12  # the opening and situation questions of the guide give at least 8 in every case
 QUESTIONS_PER_TOPIC = 2
 # worries about the people (fear, scepticism, surveillance, jobs) bring in the course's unit on acceptance
 TEAM_WORRIES = re.compile(r"angst|ängst|skeps|widerst|überwach|kontroll|akzeptanz|jobverlust|arbeitspl|leute|team|"
