@@ -187,3 +187,16 @@ def test_tutor_shows_documents_and_role_answers_escaped(tk):
     cols = perspectives_html([RoleAnswer("owner", "Geschäftsführung", answer="<img src=x onerror=alert(1)> Text",
                                          sources=[{"n": 1, "label": "<b>Quelle</b>"}])])
     assert "<img" not in cols[0] and "&lt;img src=x" in cols[0] and "&lt;b&gt;Quelle&lt;/b&gt;" in cols[0]
+
+
+def test_every_example_briefing_has_8_to_12_questions_and_a_short_list_of_aids(tk):
+    from evals.toolkits_examples import BRIEFINGS, CHECKS
+
+    for name, inp in BRIEFINGS:
+        sec = {s.heading: s for s in tk.briefing(inp).sections}
+        assert 8 <= len(sec["Fragen an den Betrieb"].items) <= 12, name
+        assert 3 <= len(sec["Passende Umsetzungshilfen"].items) <= 7, name
+    for name, inp in CHECKS:
+        doc = tk.check(inp)
+        assert any(s.heading == "Fragen an den Arbeitgeber" and len(s.items) >= 9 for s in doc.sections), name
+        _no_ids(tk, _all_text(doc))
