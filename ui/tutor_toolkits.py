@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import html
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -22,12 +23,15 @@ from assistant.toolkits.document import Document
 from assistant.toolkits.perspectives import ROLES, RoleAnswer, perspectives
 from assistant.toolkits.service import Toolkits
 
+from ui.tutor import answer_html  # the Fragen tab's safe Markdown (no HTML, no links, no images)
+
 if TYPE_CHECKING:
     from assistant.service import ChatService
 
 EINSATZ_CHOICES = [(label, key) for key, label in EINSATZ_DE.items()]
 DATEN_CHOICES = [(label, key) for key, label in DATEN_DE.items()]
 NO_COURSE = "Die Kursunterlagen für Briefing und Prüfung sind auf diesem Server nicht verfügbar."
+_LINK = re.compile(r"\[([^\]\n]+)\]\((?:/|https?://)[^)\s]*\)")  # course links: shown as their text
 _lock = threading.Lock()
 _cache: dict[str, Toolkits] = {}
 
@@ -97,8 +101,7 @@ def _done(doc: Document):
 def perspectives_html(answers: list[RoleAnswer]) -> list[str]:
     out = []
     for a in answers:
-        body = (f'<p class="lb-error">{esc(a.error)}</p>' if a.error else
-                "".join(f"<p>{esc(p)}</p>" for p in a.answer.split("\n\n") if p.strip()))
+        body = f'<p class="lb-error">{esc(a.error)}</p>' if a.error else answer_html(_LINK.sub(r"\1", a.answer))
         notes = "".join(f'<p class="lb-muted">Hinweis: {esc(n)}</p>' for n in a.notices)
         src = "".join(f'<li>[{esc(s.get("n"))}] {esc(s.get("label") or s.get("title"))}</li>' for s in a.sources)
         out.append(f'<div class="lb-perspective" data-role="{esc(a.role)}"><h3>{esc(a.label)}</h3>{body}{notes}'
