@@ -271,6 +271,11 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
         return FileResponse(UI_DIR / "widget" / "widget.js", media_type="text/javascript; charset=utf-8",
                             headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(UI_DIR / "demo" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
     app.mount("/widget", StaticFiles(directory=UI_DIR / "widget", check_dir=False), name="widget")
     app.mount("/demo", StaticFiles(directory=UI_DIR / "demo", check_dir=False), name="demo")
 
@@ -284,7 +289,7 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
     except ImportError as err:  # gradio missing: the API and the widget still work
         log.warning("tutor app not mounted: %s", err)
     else:
-        mount_tutor(app, lambda: app.state.service)
+        mount_tutor(app, lambda: app.state.service, concurrency=settings.tutor_concurrency)
 
     return app
 
