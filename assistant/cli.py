@@ -202,6 +202,96 @@ def ask(question: Annotated[str, typer.Argument(metavar="FRAGE", help="Ihre Frag
     out.print()
 
 
+EinsatzOpt = Annotated[Optional[list[str]], typer.Option(
+    "--einsatz", metavar="BEREICH", help="mehrfach: texte, kundenkontakt, personalauswahl, personaleinsatz, leistungsbewertung, "
+                      "zeiterfassung, maschinen, gesundheit, emotionserkennung")]
+DatenOpt = Annotated[Optional[list[str]], typer.Option(
+    "--daten", metavar="DATENART", help="mehrfach: beschaeftigte, kunden, gesundheit, standort, leistung")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="md (Ausgabe im Terminal) | docx | pdf")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DATEI", help="Datei, in die das Dokument geschrieben wird")]
+
+
+def _document(kind: str, fields: dict, fmt: str, out_path: Path | None) -> None:
+    """Build a briefing or check with the toolkits and print it (md) or write it to a file."""
+    from .toolkits.briefing import BriefingInput
+    from .toolkits.check import CheckInput
+    from .toolkits.course import CourseError
+    from .toolkits.document import FORMATS
+    from .toolkits.rules import DATEN, EINSATZ
+    from .toolkits.service import Toolkits
+
+    if fmt not in FORMATS:
+        err.print(f"[red]Fehler:[/red] --format muss {', '.join(FORMATS)} sein.")
+        raise typer.Exit(2)
+    for key, allowed in (("einsatz", EINSATZ), ("daten", DATEN)):
+        wrong = [v for v in fields[key] if v not in allowed]
+        if wrong:
+            err.print(f"[red]Fehler:[/red] Unbekannte Angabe für --{key}: {escape(', '.join(wrong))}. "
+                      f"Erlaubt sind: {', '.join(allowed)}.")
+            raise typer.Exit(2)
+    try:
+        tk = Toolkits.load()
+    except CourseError as e:
+        err.print(f"[red]Fehler:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+    doc = tk.briefing(BriefingInput(**fields)) if kind == "briefing" else tk.check(CheckInput(**fields))
+    data = doc.render(fmt)
+    if out_path is None and fmt == "md":
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    target = out_path or Path(doc.filename(fmt))
+    try:
+        target.write_bytes(data)
+    except OSError as e:
+        err.print(f"[red]Fehler:[/red] Die Datei {escape(str(target))} konnte nicht geschrieben werden "
+                  f"({escape(e.strerror or type(e).__name__)}).")
+        raise typer.Exit(1) from None
+    out.print(f"Geschrieben: {escape(str(target))} ({len(data)} Bytes)", highlight=False)
+
+
+@app.command(cls=GermanCommand)
+def briefing(branche: Annotated[str, typer.Option(metavar="TEXT", help="Branche des Betriebs, z. B. Tischlerei")],
+             beschaeftigte: Annotated[Optional[int], typer.Option(min=1, metavar="ANZAHL", help="Zahl der Beschäftigten")] = None,
+             betriebsrat: Annotated[bool, typer.Option("--betriebsrat/--kein-betriebsrat", help="Es gibt einen Betriebsrat (Standard: keiner)")] = False,
+             werkzeuge: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="KI-Werkzeuge im Einsatz oder geplant")] = "",
+             ziele: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Ziele des Betriebs")] = "",
+             sorgen: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Sorgen und Vorbehalte")] = "",
+             einsatz: EinsatzOpt = None, daten: DatenOpt = None,
+             cloud: Annotated[bool, typer.Option(help="Externer Anbieter/Cloud verarbeitet Daten")] = False,
+             entscheidet: Annotated[bool, typer.Option(help="KI trifft oder bereitet Entscheidungen über Personen vor")] = False,
+             arbeit_aendert: Annotated[bool, typer.Option(help="Aufgaben oder Abläufe ändern sich deutlich")] = False,
+             fmt: FormatOpt = "md", out_path: OutOpt = None) -> None:
+    """Briefing für ein Beratungsgespräch mit einem Betrieb (aus den Kursunterlagen zusammengestellt)."""
+    if not branche.strip():
+        err.print("[red]Fehler:[/red] Bitte die Branche des Betriebs angeben (--branche).")
+        raise typer.Exit(2)
+    _document("briefing", dict(branche=branche.strip(), beschaeftigte=beschaeftigte, betriebsrat=betriebsrat,
+                               werkzeuge=werkzeuge, ziele=ziele, sorgen=sorgen, einsatz=list(einsatz or []),
+                               daten=list(daten or []), cloud=cloud, entscheidet=entscheidet,
+                               arbeit_aendert=arbeit_aendert), fmt, out_path)
+
+
+@app.command(cls=GermanCommand)
+def check(beschreibung: Annotated[str, typer.Option(metavar="TEXT", help="Was das KI-System tut")],
+          betroffene: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Wer betroffen ist")] = "",
+          anbieter: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Anbieter, Produkt")] = "",
+          einsatz: EinsatzOpt = None, daten: DatenOpt = None,
+          cloud: Annotated[bool, typer.Option(help="Externer Anbieter/Cloud verarbeitet Daten")] = False,
+          entscheidet: Annotated[bool, typer.Option(help="KI trifft oder bereitet Entscheidungen über Personen vor")] = False,
+          betriebsrat: Annotated[bool, typer.Option("--betriebsrat/--kein-betriebsrat", help="Es gibt einen Betriebsrat (Standard: ja; sonst --kein-betriebsrat)")] = True,
+          beschaeftigte: Annotated[Optional[int], typer.Option(min=1, metavar="ANZAHL", help="Zahl der Beschäftigten")] = None,
+          arbeit_aendert: Annotated[bool, typer.Option(help="Aufgaben oder Abläufe ändern sich deutlich")] = False,
+          fmt: FormatOpt = "md", out_path: OutOpt = None) -> None:
+    """Prüfung eines KI-Systems für den Betriebsrat: Rechte, Datenschutz, KI-Verordnung, Fragen, Regelungspunkte."""
+    if not beschreibung.strip():
+        err.print("[red]Fehler:[/red] Bitte beschreiben Sie, was das KI-System tut (--beschreibung).")
+        raise typer.Exit(2)
+    _document("check", dict(beschreibung=beschreibung.strip(), betroffene=betroffene, anbieter=anbieter,
+                            einsatz=list(einsatz or []), daten=list(daten or []), cloud=cloud,
+                            entscheidet=entscheidet, betriebsrat=betriebsrat, beschaeftigte=beschaeftigte,
+                            arbeit_aendert=arbeit_aendert), fmt, out_path)
+
+
 @app.command(cls=GermanCommand)
 def paths(role: RoleOpt = None,
           as_json: Annotated[bool, typer.Option("--json", help="Als JSON ausgeben")] = False) -> None:

@@ -645,6 +645,7 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
                         hilfe_text = gr.HTML(_message("Die Umsetzungshilfen werden geladen …"),
                                              elem_id="hilfen-text", js_on_load=None)
             learning_tab()  # ui/tutor_learning.py: path, units, quiz, progress, record
+            __import__("ui.tutor_toolkits").tutor_toolkits.toolkit_tabs(get_service)  # briefing, check, perspectives
 
         chat_outputs = [chat, history, question, sources, note, session, *followups, message_ids, export, actions,
                         status]

@@ -29,6 +29,7 @@ from .deps import Service
 from .learning import learning_router
 from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
+from .toolkits import router as toolkits_router
 from ..roles import Role, parse_role
 from ..service import MAX_QUESTION_CHARS, SESSION_GONE, ChatService
 from ..store.sessions import MessageNotFound, SessionNotFound
@@ -263,6 +264,7 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
 
     app.include_router(course_router)  # /kurs/{id} and /api/units/{id}: the units answers link to
     app.include_router(learning_router(settings))  # paths, quizzes, progress, records, teams, /lernen
+    app.include_router(toolkits_router)  # /api/briefing, /api/check, /api/perspectives (assistant/web/toolkits.py)
 
     # --- widget, demo page, tutor -----------------------------------------------------------
 

@@ -51,6 +51,8 @@ RULES: tuple[Rule, ...] = (
     Rule("sessions", "POST", re.compile(r"/api/sessions/?")),
     Rule("sessions", "POST", re.compile(r"/api/learning/(learners|teams)/?")),  # new learners and teams
     Rule("feedback", "POST", re.compile(r"/api/feedback/?")),
+    Rule("chat", "POST", re.compile(r"/api/perspectives/?"), TOO_MANY_QUESTIONS),  # three answers per request
+    Rule("search", "POST", re.compile(r"/api/(briefing|check)/?")),
     Rule("tutor", "POST", re.compile(r"/tutor(/.*)?")),  # every Gradio event (queue/join, run, call, ...)
 )
 
