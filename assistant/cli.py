@@ -178,13 +178,18 @@ def ask(question: str, role: RoleOpt = None) -> None:
 
 @app.command()
 def serve(host: Annotated[Optional[str], typer.Option()] = None,
-          port: Annotated[Optional[int], typer.Option()] = None) -> None:
+          port: Annotated[Optional[int], typer.Option()] = None,
+          workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Anzahl der Server-Prozesse (ab 2: "
+                                               "Chroma-Server nötig, Redis und PostgreSQL empfohlen; docs/deploy.md)")] = 1) -> None:
     """Die Web-Anwendung starten (API unter /api, Übersicht unter /)."""
     import uvicorn
 
     from .web.api import create_app
 
     settings = Settings()
+    if workers > 1:
+        _serve_workers(settings, host or settings.host, port or settings.port, workers)
+        return
     svc = _service(settings)
     try:
         application = create_app(settings, svc)
@@ -199,6 +204,30 @@ def serve(host: Annotated[Optional[str], typer.Option()] = None,
                 access_log=False, proxy_headers=False, server_header=False)
 
 
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """`serve --workers N`: checked once here, then N uvicorn workers each build the app (assistant/serving)."""
+    import os
+
+    from .serving import workers as serving
+
+    errors, warnings = serving.check(settings, workers)
+    for e in errors:
+        err.print(f"[red]Fehler:[/red] {escape(e)}", highlight=False)
+    if errors:
+        raise typer.Exit(2)
+    for w in warnings:
+        err.print(f"[yellow]Warnung:[/yellow] {escape(w)}", highlight=False)
+    if "LB_EMBEDDER_THREADS" not in os.environ:  # the workers share the cores; inherited by the spawned workers
+        os.environ["LB_EMBEDDER_THREADS"] = str(serving.embedder_threads_for(workers))
+    problem = serving.preflight()
+    if problem:
+        err.print(f"[red]Fehler:[/red] {escape(problem)}", highlight=False)
+        raise typer.Exit(2)
+    out.print(f"KI-Lernbegleiter läuft auf http://{host}:{port} mit {workers} Prozessen "
+              f"(je {os.environ['LB_EMBEDDER_THREADS']} Embedder-Threads)")
+    serving.run(host, port, workers)
+
+
 def main() -> None:
     from pydantic import ValidationError
 
@@ -211,3 +240,4 @@ def main() -> None:
             raise
         err.print(settings_error_de(e), markup=False, highlight=False)
         sys.exit(2)
+

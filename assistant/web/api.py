@@ -31,6 +31,7 @@ from ..roles import Role, parse_role
 from ..service import MAX_QUESTION_CHARS, SESSION_GONE, ChatService
 from ..store.sessions import MessageNotFound, SessionNotFound
 from ..settings import Settings
+from ..serving.workers import set_threadpool
 
 log = logging.getLogger("lernbegleiter")
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        set_threadpool(settings.threadpool_size)
         app.state.service = svc = service or ChatService.build(settings)
         purger = asyncio.create_task(_purge_loop(svc)) if svc.store is not None else None
         stop_warming = threading.Event()
