@@ -8,12 +8,16 @@ SQLite works on one machine) and the rate limits in Redis (`LB_REDIS_URL`; witho
 its own, so N processes allow N times the limit). The lexical index follows the collection's fingerprint in
 every process (assistant/search/retrieval.py), so an ingest run anywhere is seen by all workers within seconds.
 
-The same thing without the CLI (e.g. under a process manager):
+Each worker listens on its own socket bound to the same port (SO_REUSEPORT, Linux), so the kernel spreads new
+connections over the workers. Without the CLI, the same app runs under any ASGI server, e.g.
     uvicorn --factory assistant.web.api:create_app --workers N --host 0.0.0.0 --port 8000 --no-proxy-headers
+(one shared socket there: under bursts of keep-alive connections one worker may get most of them), or as N
+single-process `lernbegleiter serve --port P_i` behind the reverse proxy's load balancing (docs/deploy.md).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from typing import Any
@@ -21,6 +25,7 @@ from typing import Any
 from ..settings import Settings
 
 APP_FACTORY = "assistant.web.api:create_app"
+log = logging.getLogger("lernbegleiter")
 
 
 def embedder_threads_for(workers: int, cores: int | None = None) -> int:
@@ -80,11 +85,74 @@ def preflight() -> str | None:
 
 
 def run(host: str, port: int, workers: int) -> None:
+    """Starts ``workers`` processes, each with its own listening socket on host:port (SO_REUSEPORT), and keeps
+    them running until SIGTERM/SIGINT. With one shared socket (uvicorn's --workers) the process that happens
+    to be in accept() takes a whole burst of new connections, and keep-alive connections stay there: in our
+    load test one worker served nearly every stream while the other idled. With a socket per worker the kernel
+    spreads the connections by their addresses; a worker that dies takes its socket along, so no connection
+    waits for it, and it is started again."""
+    import signal
+    import time
+
+    ctx = multiprocessing.get_context("spawn")
+    stopping = {"flag": False}
+
+    def start(i: int):
+        proc = ctx.Process(target=_worker, args=(host, port, i), name=f"lb-worker-{i}")
+        proc.start()
+        return proc, time.monotonic()
+
+    def stop(*_: Any) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    procs = [start(i) for i in range(workers)]
+    quick_deaths = 0
+    while not stopping["flag"]:
+        time.sleep(0.5)
+        for i, (proc, started) in enumerate(procs):
+            if proc.is_alive() or stopping["flag"]:
+                continue
+            quick_deaths = quick_deaths + 1 if time.monotonic() - started < 60 else 0
+            if quick_deaths > 3 * workers:  # broken, not unlucky: stop instead of restarting forever
+                log.error("workers keep failing at start-up; stopping")
+                stopping["flag"] = True
+                break
+            log.warning("worker %d (pid %s) exited with %s; starting it again", i, proc.pid, proc.exitcode)
+            procs[i] = start(i)
+    for proc, _ in procs:
+        if proc.is_alive():
+            proc.terminate()  # uvicorn in the worker finishes open requests (graceful shutdown)
+    for proc, _ in procs:
+        proc.join(60)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+
+
+def listen_socket(host: str, port: int):
+    """A listening TCP socket with SO_REUSEPORT: one per worker on the same address."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int, index: int) -> None:  # pragma: no cover - runs in a spawned worker
     import uvicorn
 
+    sock = listen_socket(host, port)
     # proxy_headers=False: the app applies X-Forwarded-For for LB_TRUSTED_PROXIES only (see ratelimit.py)
-    uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=host, port=port, log_level="info",
-                access_log=False, proxy_headers=False, server_header=False)
+    config = uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, log_level="info", access_log=False,
+                            proxy_headers=False, server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def set_threadpool(size: int) -> None:
