@@ -25,6 +25,8 @@ class Settings(BaseSettings):
                                                        "`serve --workers N` sets cores / N unless given.")
     embedder_concurrency: int = Field(1, ge=1, description="E5 encoder calls at once per process; waiting question "
                                                            "encodings go before answer sentences.")
+    compose_concurrency: int = Field(2, ge=0, description="Extractive answers composed at once per server process "
+                                                          "(the first event of a chat never waits); 0: no cap.")
     threadpool_size: int = Field(100, ge=8, description="Worker threads of a server process for the sync endpoints "
                                                         "and SSE streams (anyio's default is 40).")
     warm_cache: bool = Field(True, description="serve: embed the answer sentences of the index in the background "
