@@ -9,6 +9,7 @@ Every question text is made unique (a request number is appended), so the embedd
 question itself, as with real users. Reported: errors, first event and `done` p50/p95/p99, chats/s, RSS and
 CPU of every server process over time. Results: evals/results/bench-multiproc.md + .json.
 
+BENCH_QUICK=1      a few minutes: corpus/betriebsrat, 20 streams 20 s and 40 streams 10 s, report in $TMPDIR
 BENCH_MP_WORKERS   comma list of process counts (default 1,2)
 BENCH_MP_PHASES    comma list clients:seconds (default 50:300,100:60)
 BENCH_MP_CORPUS    folder to ingest (default corpus/; a subfolder for a quick try)
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .chat import _digest, one_chat, proc_cpu_s
-from .common import CORPUS, RESULTS, ROOT, child_env, lb_overrides, log, machine, proc_status, questions, summary_ms, \
+from .common import CORPUS, QUICK, RESULTS, ROOT, child_env, lb_overrides, log, machine, proc_status, questions, summary_ms, \
     write_json
 
 HOST = "127.0.0.1"
@@ -255,9 +256,10 @@ def main() -> int:
     from tests.pg import postgres_server
 
     workers = [int(x) for x in os.environ.get("BENCH_MP_WORKERS", "1,2").split(",") if x.strip()]
-    phases = [(int(c), float(s)) for c, s in (p.split(":") for p in
-                                              os.environ.get("BENCH_MP_PHASES", "50:300,100:60").split(","))]
-    out_base = Path(os.environ.get("BENCH_MP_OUT") or RESULTS / "bench-multiproc")
+    phases = [(int(c), float(s)) for c, s in (p.split(":") for p in os.environ.get(
+        "BENCH_MP_PHASES", "20:20,40:10" if QUICK else "50:300,100:60").split(","))]
+    out_base = Path(os.environ.get("BENCH_MP_OUT") or (Path(tempfile.gettempdir()) / "lb-bench-multiproc-quick"
+                                                        if QUICK else RESULTS / "bench-multiproc"))
     res: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
                            "config": {"workers": workers, "phases": phases, "lb_overrides": lb_overrides()},
                            "note": os.environ.get("BENCH_MP_NOTE", ""), "runs": []}
@@ -281,7 +283,7 @@ def main() -> int:
                       "LB_RATE_LIMIT_PER_MINUTE": "1000000"}  # on, so every chat costs a Redis round trip
             log("ingesting corpus/ into the Chroma server")
             t = time.perf_counter()
-            corpus = os.environ.get("BENCH_MP_CORPUS") or str(CORPUS)
+            corpus = os.environ.get("BENCH_MP_CORPUS") or str(CORPUS / "betriebsrat" if QUICK else CORPUS)
             res["corpus"] = os.path.relpath(corpus, ROOT)
             subprocess.run([sys.executable, "-m", "assistant", "ingest", corpus], cwd=ROOT,
                            env=child_env(work / "ingest-data", **shared), check=True, stdout=subprocess.DEVNULL,

@@ -108,3 +108,87 @@ def test_concurrent_saves_of_the_lexical_index_never_fail_nor_mix(tmp_path):
     assert failures == []
     assert seen and all(int(fp.split(":")[0]) == n for fp, n in seen)  # meta and BM25 of one and the same save
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".lexical-")]  # no temp dirs left
+
+
+def test_compose_gate_caps_composition_but_never_the_first_event():
+    from assistant.serving.gate import ComposeGate
+
+    gate = ComposeGate(1)
+    inside, peak, lock = [0], [0], threading.Lock()
+    firsts: list[float] = []
+    closed: list[bool] = []
+
+    def events():
+        try:
+            yield "meta"
+            with lock:
+                inside[0] += 1
+                peak[0] = max(peak[0], inside[0])
+            time.sleep(0.05)  # composing
+            with lock:
+                inside[0] -= 1
+            yield "delta"
+            yield "done"
+        finally:
+            closed.append(True)
+
+    t0 = time.monotonic()
+
+    def consume():
+        it = gate.wrap(events())
+        assert next(it) == "meta"
+        firsts.append(time.monotonic() - t0)
+        assert list(it) == ["delta", "done"]
+
+    threads = [threading.Thread(target=consume) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert peak[0] == 1 and len(firsts) == 6
+    assert max(firsts) < 0.05 * 3  # six first events did not queue behind six compositions (0.3 s)
+    # a client that goes away: the inner stream is closed (the service stores the partial answer there)
+    it = gate.wrap(events())
+    next(it)
+    next(it)
+    it.close()
+    assert len(closed) == 7
+
+
+def test_compose_gate_off():
+    from assistant.serving.gate import ComposeGate
+
+    assert list(ComposeGate(0).wrap(iter(["meta", "delta", "done"]))) == ["meta", "delta", "done"]
+    assert list(ComposeGate(2).wrap(iter([]))) == []
+
+
+def test_waiting_questions_are_encoded_together_and_alike(embedder):
+    """Concurrent questions share encoder calls (fewer calls than questions) and get the very vectors a
+    question encoded alone gets."""
+    import numpy as np
+
+    questions = [f"Was muss der Betriebsrat bei KI beachten? Fall {i}" for i in range(12)]
+    alone = {q: embedder._model.encode([q], True)[0] for q in questions[:3]}
+    calls: list[int] = []
+    original = embedder._model.encode
+
+    def counting(texts, is_query):
+        calls.append(len(texts))
+        time.sleep(0.05)  # long enough for the others to queue
+        return original(texts, is_query)
+
+    embedder._model.encode = counting
+    try:
+        out: dict[str, np.ndarray] = {}
+        threads = [threading.Thread(target=lambda q=q: out.__setitem__(q, embedder._encode_question(q)))
+                   for q in questions]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        embedder._model.encode = original
+    assert set(out) == set(questions) and sum(calls) == len(questions)
+    assert len(calls) < len(questions) and max(calls) > 1
+    for q, v in alone.items():
+        assert np.allclose(out[q][0] / np.linalg.norm(out[q][0]), v / np.linalg.norm(v), atol=1e-4)

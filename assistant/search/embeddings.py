@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -101,6 +102,7 @@ class E5Embedder:
 
     dim = 384
     CACHE_SIZE = 20_000
+    QUESTION_BATCH = 32
 
     def __init__(self, threads: int = 2, batch_size: int = 16, concurrency: int = 1) -> None:
         import importlib.metadata
@@ -118,10 +120,40 @@ class E5Embedder:
         self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.gate = EncodeGate(concurrency)
+        self._pending: dict[str, list[Future]] = {}  # questions waiting to be encoded (see _encode_question)
+        self._pending_lock = threading.Lock()
 
     def _encode(self, texts: list[str], is_query: bool, urgent: bool) -> np.ndarray:
+        if urgent and is_query and len(texts) == 1:
+            return self._encode_question(texts[0])
         with self.gate(urgent):
             return np.asarray(self._model.encode(texts, is_query), dtype=np.float32).reshape(-1, self.dim)
+
+    def _encode_question(self, text: str) -> np.ndarray:
+        """Questions that wait at the same time are encoded in one call: on 2 cores 8 questions in one call cost
+        about 1.3x one question alone (measured 2026-11-29), so under load the queue of questions empties in
+        one step instead of growing. Whoever holds the gate encodes the questions queued so far (up to
+        QUESTION_BATCH); a question another thread has encoded meanwhile is simply taken."""
+        fut: Future = Future()
+        with self._pending_lock:
+            self._pending.setdefault(text, []).append(fut)
+        while not fut.done():
+            with self.gate(True):
+                with self._pending_lock:
+                    batch = {t: self._pending.pop(t) for t in list(self._pending)[:self.QUESTION_BATCH]}
+                if not batch:
+                    continue
+                try:
+                    vecs = np.asarray(self._model.encode(list(batch), True), dtype=np.float32).reshape(-1, self.dim)
+                except BaseException as exc:  # every waiting caller gets the error, none waits forever
+                    for futs in batch.values():
+                        for f in futs:
+                            f.set_exception(exc)
+                    continue
+                for t, v in zip(batch, vecs):
+                    for f in batch[t]:
+                        f.set_result(v)
+        return fut.result().reshape(1, self.dim)
 
     def _run(self, texts: list[str], is_query: bool, urgent: bool = False) -> np.ndarray:
         if not texts:
