@@ -13,16 +13,36 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .cli_help import GermanCommand, GermanGroup, run
 from .search.index import IndexError_
 from .roles import Role, parse_role
 from .settings import Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=GermanGroup,
                   help="KI-Lernbegleiter: Kursunterlagen indexieren, durchsuchen und Fragen beantworten.")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-RoleOpt = Annotated[Optional[str], typer.Option("--role", "-r", help="owner | employee | works_council | consultant")]
+RoleOpt = Annotated[Optional[str], typer.Option(
+    "--role", "-r", metavar="ROLLE",
+    help="Rolle, auf die die Antwort zugeschnitten wird: owner (Geschäftsführung), employee (Beschäftigte), "
+         "works_council (Betriebsrat) oder consultant (Beratung)")]
+
+
+def count_de(n: int, one: str, many: str) -> str:
+    """"1 Passage", "3 Passagen"."""
+    return f"{n} {one if n == 1 else many}"
+
+
+STATUS_LINE = {"added": "neu", "updated": "aktualisiert", "removed": "entfernt"}
+
+
+def ingest_summary(counts: dict[str, int], passages: int, seconds: float) -> str:
+    """The one German summary line of an ingest run."""
+    parts = f"{counts['added']} neu, {counts['updated']} aktualisiert, {counts['unchanged']} unverändert, " \
+            f"{counts['removed']} entfernt, {counts['failed']} fehlgeschlagen"
+    return (f"Ergebnis: {parts}; {count_de(passages, 'Passage', 'Passagen')} im Index, "
+            f"{seconds:.1f} s".replace(".", ","))
 
 
 def _role(value: str | None) -> Role | None:
@@ -84,13 +104,14 @@ def _warn_stale(svc, settings: Settings) -> None:
     if stale:
         names = ", ".join(f"{name} ({de_date(stand)})" for name, stand in stale[:15])
         more = f" und {len(stale) - 15} weitere" if len(stale) > 15 else ""
-        err.print(f"[yellow]Warnung:[/yellow] {len(stale)} Einheit(en) haben einen Stand älter als "
+        err.print(f"[yellow]Warnung:[/yellow] {count_de(len(stale), 'Einheit hat', 'Einheiten haben')} "
+                  f"einen Stand älter als "
                   f"{settings.stand_warn_months} Monate (LB_STAND_WARN_MONTHS) – bitte rechtlich prüfen: "
                   f"{escape(names)}{more}", highlight=False)
 
 
-@app.command()
-def ingest(paths: Annotated[list[Path], typer.Argument(help="Dateien oder Ordner")],
+@app.command(cls=GermanCommand)
+def ingest(paths: Annotated[list[Path], typer.Argument(metavar="PFADE...", help="Dateien oder Ordner")],
            rebuild: Annotated[bool, typer.Option("--rebuild", help="Index verwerfen und neu aufbauen")] = False) -> None:
     """Dateien (md, txt, pdf, docx, html) inkrementell in den Index aufnehmen."""
     settings = Settings()
@@ -109,26 +130,30 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Dateien oder Ordner
             if r.status == "failed":
                 bar.console.print(f"[yellow]übersprungen[/yellow] {escape(r.source)}: {escape(r.reason)}")
             elif r.status != "unchanged":
-                bar.console.print(f"{r.status:>9} {escape(r.source)} ({r.chunks} Passagen)", highlight=False)
+                what = STATUS_LINE.get(r.status, r.status)
+                detail = "" if r.status == "removed" else f" ({count_de(r.chunks, 'Passage', 'Passagen')})"
+                bar.console.print(f"{what:>12} {escape(r.source)}{detail}", highlight=False)
 
         report = svc.ingest(paths, on_file=on_file, progress=progress)
     for r in report.results:
         if r not in results and r.status == "failed":
             err.print(f"[yellow]übersprungen[/yellow] {escape(r.source)}: {escape(r.reason)}")
     c = report.counts
-    out.print(f"added {c['added']} / updated {c['updated']} / unchanged {c['unchanged']} / "
-              f"removed {c['removed']} / failed {c['failed']}  ({report.summary_de()}); "
-              f"{svc.index.count()} Passagen im Index, {time.perf_counter() - started:.1f} s")
+    out.print(ingest_summary(c, svc.index.count(), time.perf_counter() - started), highlight=False)
     _warn_stale(svc, settings)
     if c["failed"]:  # a missing path or any skipped file: scripts and `make` must notice
-        err.print(f"[yellow]{c['failed']} Datei(en) oder Pfad(e) konnten nicht indexiert werden (siehe oben).[/yellow]")
+        what = count_de(c["failed"], "Datei oder Pfad konnte", "Dateien oder Pfade konnten")
+        err.print(f"[yellow]{what} nicht indexiert werden (siehe oben).[/yellow]")
         raise typer.Exit(1)
 
 
-@app.command()
-def search(query: str, role: RoleOpt = None, k: Annotated[int, typer.Option("-k")] = 8,
+@app.command(cls=GermanCommand)
+def search(query: Annotated[str, typer.Argument(metavar="FRAGE", help="Frage oder Suchbegriffe")],
+           role: RoleOpt = None,
+           k: Annotated[int, typer.Option("-k", metavar="ANZAHL", help="Höchstzahl der Treffer")] = 8,
            as_json: Annotated[bool, typer.Option("--json", help="Treffer als JSON ausgeben")] = False,
-           mode: Annotated[str, typer.Option(help="hybrid | lexical | dense")] = "hybrid") -> None:
+           mode: Annotated[str, typer.Option(metavar="MODUS", help="Suchverfahren: hybrid (Stichwörter und "
+                                                                    "Bedeutung), lexical oder dense")] = "hybrid") -> None:
     """Passagen zu einer Frage suchen."""
     r = _role(role)
     if mode not in ("hybrid", "lexical", "dense"):
@@ -148,8 +173,9 @@ def search(query: str, role: RoleOpt = None, k: Annotated[int, typer.Option("-k"
         out.print(f"   {' '.join(h.text.split())[:240]}", highlight=False)
 
 
-@app.command()
-def ask(question: str, role: RoleOpt = None) -> None:
+@app.command(cls=GermanCommand)
+def ask(question: Annotated[str, typer.Argument(metavar="FRAGE", help="Ihre Frage, in Anführungszeichen")],
+        role: RoleOpt = None) -> None:
     """Eine Frage stellen; die Antwort erscheint Stück für Stück mit Quellen."""
     from .normen import de_date
 
@@ -176,11 +202,14 @@ def ask(question: str, role: RoleOpt = None) -> None:
     out.print()
 
 
-@app.command()
-def serve(host: Annotated[Optional[str], typer.Option()] = None,
-          port: Annotated[Optional[int], typer.Option()] = None,
-          workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Anzahl der Server-Prozesse (ab 2: "
-                                               "Chroma-Server nötig, Redis und PostgreSQL empfohlen; docs/deploy.md)")] = 1) -> None:
+@app.command(cls=GermanCommand)
+def serve(host: Annotated[Optional[str], typer.Option(metavar="ADRESSE", help="Adresse, an der der Server lauscht "
+                                                                               "(Standard: LB_HOST, sonst 127.0.0.1)")] = None,
+          port: Annotated[Optional[int], typer.Option(metavar="PORT", help="Port des Servers "
+                                                                           "(Standard: LB_PORT, sonst 8000)")] = None,
+          workers: Annotated[int, typer.Option("--workers", "-w", min=1, metavar="ANZAHL",
+                                               help="Anzahl der Server-Prozesse (ab 2: Chroma-Server nötig, Redis "
+                                                    "und PostgreSQL empfohlen; docs/deploy.md)")] = 1) -> None:
     """Die Web-Anwendung starten (API unter /api, Übersicht unter /)."""
     import uvicorn
 
@@ -234,7 +263,7 @@ def main() -> None:
     from .settings import settings_error_de
 
     try:
-        app()
+        run(app)
     except ValidationError as e:  # an invalid LB_* variable: one German line, no traceback
         if e.title != Settings.__name__:
             raise

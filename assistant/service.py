@@ -13,7 +13,7 @@ from typing import Any
 from ingestion.limits import IngestLimits
 from ingestion.pipeline import FileResult, IngestReport, ingest
 
-from .answers.answering import Event, ExtractiveAnswerer
+from .answers.answering import Event, ExtractiveAnswerer, focus_words
 from .search.embeddings import Embedder, create_embedder
 from .answers.followup import condense_heuristic, role_in_question
 from .guards import log_failure
@@ -152,12 +152,14 @@ class ChatService:
             message_id = uuid.uuid4().hex
             t = time.perf_counter()
             hits = self.search(standalone, turn_role, self.settings.top_k, filters)
+            plan = self.retriever.plan(standalone)
             meta = {"session_id": sid, "message_id": message_id, "standalone_question": standalone,
-                    "corrections": self.retriever.plan(standalone).corrections,
+                    "corrections": plan.corrections, "lexical_query": plan.lexical,
                     "retrieval_ms": round((time.perf_counter() - t) * 1000, 1), "store_ms": round(store_ms, 1)}
-            kwargs: dict[str, Any] = {"idf": self.retriever.lexical().idf}
-            if self.llm is not None:
-                kwargs["history"] = [(h.standalone_question, h.answer) for h in history]
+            kwargs: dict[str, Any] = {"idf": self.retriever.lexical().idf,
+                                      "history": [(h.standalone_question, h.answer) for h in history]}
+            if history and self.llm is None:  # the follow-up's own topic: said plainly when the course lacks it
+                kwargs["focus"] = focus_words(question, standalone)
             for ev in self.answerer.stream(standalone, turn_role, hits, meta, **kwargs):
                 kind = ev["event"]
                 if kind == "meta":

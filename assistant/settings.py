@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # conversations (sessions, feedback)
     database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite file under data_dir if unset.")
     retention_days: int = Field(30, ge=1, description="Sessions idle longer than this are erased.")
+    tutor_concurrency: int = Field(16, ge=1, le=512, description="Chat answers the /tutor app runs at once "
+                                                                  "(its Gradio queue; Gradio's default is 1).")
     history_turns: int = Field(3, description="Previous question/answer pairs used to understand a follow-up.")
 
     # web

@@ -9,10 +9,12 @@ from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from .blocks import block_with
 from .loaders import Document
 from .screening import screen_chunks
 
 HEADING_SEP = " › "
+QUESTION_KIND = "frage"  # metadata `kind` of an authored question's chunk (corpus/README.md, `fragen`)
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Chunk:
     @property
     def index_text(self) -> str:
         """What search sees: title and heading path give the passage its context."""
+        if self.metadata.get("kind") == QUESTION_KIND:  # an authored question: search sees the question
+            return str(self.metadata.get("frage") or self.text)
         head = HEADING_SEP.join(x for x in (self.metadata.get("doc_title"), self.metadata.get("heading_path")) if x)
         return f"{head}\n{self.text}" if head else self.text
 
@@ -44,9 +48,14 @@ def _flat(value: Any) -> Any:
     return str(value)
 
 
+NOT_METADATA = {"fragen"}  # front matter that becomes chunks of its own, not metadata of every passage
+
+
 def document_metadata(doc: Document) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for key, value in doc.metadata.items():
+        if key in NOT_METADATA:
+            continue
         key = "doc_id" if key == "id" else str(key)
         flat = _flat(value)
         if flat is not None and flat != "":
@@ -120,4 +129,38 @@ def chunk_document(doc: Document, source: str, file_hash: str, chunk_size: int, 
         n = seen.get(digest, 0)
         seen[digest] = n + 1
         chunks.append(Chunk(f"{digest}-{n}" if n else digest, text, meta))
+    chunks += question_chunks(doc, base, source, file_hash)
     return screen_chunks(chunks)  # planted instructions and active markup never reach the index
+
+
+def question_chunks(doc: Document, base: dict[str, Any], source: str, file_hash: str) -> list[Chunk]:
+    """An authored question (front matter `fragen`) as a chunk: search sees the question (``index_text``), the
+    answer shows the block of the course it points to (`abschnitt` + `beleg`). Asking in other words than the
+    course uses is where retrieval is weakest; these questions are written the way people ask."""
+    questions = doc.metadata.get("fragen") or []
+    if not isinstance(questions, list):
+        return []
+    sections: dict[str, str] = {}
+    for section in doc.sections:
+        path = section.heading_path[1:] if section.heading_path and section.heading_path[0] == doc.title \
+            else section.heading_path
+        key = HEADING_SEP.join(path)
+        sections[key] = sections.get(key, "") + "\n\n" + section.text
+    out: list[Chunk] = []
+    for q in questions:
+        if not isinstance(q, dict) or not q.get("frage") or not q.get("abschnitt"):
+            continue
+        path = str(q["abschnitt"])
+        block = block_with(sections.get(path, ""), str(q.get("beleg") or "")) if path in sections else None
+        if block is None:
+            continue  # the corpus test reports a question whose block cannot be found
+        roles = q.get("rollen") or []
+        meta = dict(base)
+        meta.update(source=source, doc_title=doc.title, heading_path=path, section=path.split(HEADING_SEP)[-1],
+                    file_hash=file_hash, kind=QUESTION_KIND, frage=" ".join(str(q["frage"]).split()),
+                    chunk_index=-1)
+        if roles:
+            meta["frage_rollen"] = [str(r) for r in roles]
+        digest = hashlib.sha256(f"{source}\x00frage\x00{meta['frage']}".encode()).hexdigest()[:24]
+        out.append(Chunk(f"q-{digest}", block.text, meta))
+    return out

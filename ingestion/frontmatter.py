@@ -29,6 +29,7 @@ EXPECTED = {
     "verwandt": "eine Liste von IDs",
     "stand": "ein Datum im Format JJJJ-MM-TT",
     "nr": "eine ganze Zahl",
+    "fragen": "eine Liste von Fragen mit den Feldern frage, rollen, abschnitt und beleg (Texte)",
 }
 
 
@@ -64,6 +65,7 @@ class FrontMatter(BaseModel):
     verwandt: list[str] | None = None
     stand: dt.date | None = None
     nr: int | None = None
+    fragen: list[dict[str, Any]] | None = None
 
     @field_validator("id", "titel", "title", "typ", "baustein", mode="before")
     @classmethod
@@ -93,6 +95,25 @@ class FrontMatter(BaseModel):
         if isinstance(v, str):
             return dt.date.fromisoformat(v.strip())
         raise ValueError("not a date")
+
+    @field_validator("fragen", mode="before")
+    @classmethod
+    def _questions(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        if not isinstance(v, list):
+            raise ValueError("not a list")
+        out = []
+        for item in v:
+            if not isinstance(item, dict) or not isinstance(item.get("frage"), str) \
+                    or not isinstance(item.get("abschnitt"), str):
+                raise ValueError("not a question")
+            roles = _text_list(item.get("rollen"))
+            if any(r not in ROLES for r in roles):
+                raise ValueError("unknown role")
+            out.append({"frage": item["frage"], "rollen": roles, "abschnitt": item["abschnitt"],
+                        "beleg": _scalar_text(item.get("beleg") or "")})
+        return out
 
     @field_validator("nr", mode="before")
     @classmethod

@@ -6,7 +6,10 @@ Every failure is a LoadError carrying a German reason that is shown to the user.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import logging
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -228,10 +231,45 @@ def _load_text(data: bytes, stem: str, limits: IngestLimits) -> Document:
 # --- PDF ----------------------------------------------------------------------------------
 
 
+log = logging.getLogger("lernbegleiter.ingest")
+
+
+class _ToDebug(logging.Handler):
+    """Re-logs a parser library's records (e.g. pypdf's "EOF marker not found") on our logger at DEBUG."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("%s: %s", record.name, record.getMessage())
+
+
+@contextlib.contextmanager
+def library_messages_to_debug(*names: str):
+    """While parsing, a library's warnings go to the debug log only: the user sees our German reason,
+    not the library's English message before it."""
+    handler = _ToDebug()
+    loggers = [logging.getLogger(n) for n in names]
+    saved = [(lg.propagate, lg.handlers[:]) for lg in loggers]
+    for lg in loggers:
+        lg.handlers, lg.propagate = [handler], False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        for lg, (propagate, handlers) in zip(loggers, saved, strict=True):
+            lg.handlers, lg.propagate = handlers, propagate
+        for w in caught:
+            log.debug("%s: %s", w.category.__name__, w.message)
+
+
 _PDF_LOCKED = "Das PDF ist passwortgeschützt (verschlüsselt) und kann nicht gelesen werden."
 
 
 def _load_pdf(data: bytes, stem: str, limits: IngestLimits) -> Document:
+    with library_messages_to_debug("pypdf"):
+        return _read_pdf(data, stem, limits)
+
+
+def _read_pdf(data: bytes, stem: str, limits: IngestLimits) -> Document:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError, WrongPasswordError
 

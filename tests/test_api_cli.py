@@ -113,5 +113,5 @@ def test_cli_ingest_reports_counts(tmp_path):
     (tmp_path / "b.xyz").write_text("egal", encoding="utf-8")
     r = _cli("ingest", str(tmp_path), data_dir=tmp_path / "data")
     assert r.returncode == 1, r.stderr  # a skipped file makes the run fail (issue #15, item 6), after the summary
-    assert "added 1 / updated 0 / unchanged 0 / removed 0 / failed 1" in r.stdout
+    assert "Ergebnis: 1 neu, 0 aktualisiert, 0 unverändert, 0 entfernt, 1 fehlgeschlagen; 1 Passage im Index" in r.stdout
     assert "nicht unterstützt" in r.stderr

@@ -455,10 +455,10 @@ def test_cli_exits_non_zero_after_printing_the_summary(tmp_path, embedder, monke
     ok = runner.invoke(cli.app, ["ingest", "gut.md"])
     assert ok.exit_code == 0, ok.output
     missing = runner.invoke(cli.app, ["ingest", "gibt-es-nicht"])
-    assert missing.exit_code == 1 and "failed 1" in missing.output and "nicht gefunden" in missing.output
+    assert missing.exit_code == 1 and "1 fehlgeschlagen" in missing.output and "nicht gefunden" in missing.output
     broken = runner.invoke(cli.app, ["ingest", "gut.md", "[red]kaputt.pdf"])
     assert broken.exit_code == 1, broken.output
-    assert "unchanged 1" in broken.output and "failed 1" in broken.output
+    assert "1 unverändert" in broken.output and "1 fehlgeschlagen" in broken.output
     assert "[red]kaputt.pdf" in broken.output  # a file name is shown as it is, not read as markup
 
 

@@ -327,7 +327,8 @@ def test_aria_roles_and_german_labels(browser, server, page_errors):
     expect(dialog.get_by_role("status")).to_have_text("Rolle gewählt: Beratung.")
     for name in ("Chat schließen", "Frage senden", "Rolle ändern"):
         expect(dialog.get_by_role("button", name=name)).to_be_visible()
-    expect(dialog.get_by_role("button", name=re.compile("^Verlauf löschen"))).to_be_visible()
+    # nothing to delete yet: no "Verlauf löschen" (tests/test_browser_polish.py covers it with a history)
+    expect(dialog.get_by_role("button", name=re.compile("^Verlauf löschen"))).to_be_hidden()
     expect(dialog.get_by_role("textbox", name="Ihre Frage")).to_be_visible()
     # prefers-reduced-motion: no animation anywhere in the widget
     assert shadow_eval(page, "return getComputedStyle(root.querySelector('.lb-panel')).animationName") == "none"
@@ -430,7 +431,7 @@ def xss_server(tmp_path):
     exe = shutil.which("lernbegleiter", path=str(BIN)) or str(BIN / "lernbegleiter")
     r = subprocess.run([exe, "ingest", str(corpus)], env={**os.environ, "LB_DATA_DIR": str(data)},
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and "added 1" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "Ergebnis: 1 neu," in r.stdout, r.stdout + r.stderr
     s = Server(data).start()
     yield s.base
     s.stop()
@@ -595,6 +596,7 @@ def test_delete_history(browser, server, page_errors):
     sid = stored(page)["sid"]
     assert httpx.get(f"{server}/api/sessions/{sid}").status_code == 200
     page.get_by_role("button", name=re.compile("^Verlauf löschen")).click()
+    page.get_by_role("group", name="Wirklich löschen?").get_by_role("button", name="Löschen").click()
     expect(page.locator(".lb-status")).to_have_text("Der Verlauf wurde gelöscht.")
     expect(page.locator(".lb-msg")).to_have_count(0)
     assert httpx.get(f"{server}/api/sessions/{sid}").status_code == 404

@@ -89,7 +89,7 @@ def test_interrupted_ingest_is_repaired_by_next_run(tmp_path, monkeypatch):
     seen = 0
     deadline = time.monotonic() + 120
     for line in proc.stdout:  # wait until some files are in, then kill hard mid-run
-        if " added " in f" {line}":
+        if " neu " in f" {line}":
             seen += 1
         if seen >= 8 or time.monotonic() > deadline:
             break

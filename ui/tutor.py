@@ -31,6 +31,8 @@ from markdown_it import MarkdownIt  # noqa: E402
 
 from assistant.normen import de_date  # noqa: E402
 from assistant.roles import Role, parse_role  # noqa: E402
+from ui.tutor_history import (DELETE_FAILED, DELETED, delete_session, export_html,  # noqa: E402
+                              feedback_handler, jump_js, tutor_js)
 
 if TYPE_CHECKING:
     from assistant.search.index import StoredPassage
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lernbegleiter")
 
 PATH = "/tutor"
+CONCURRENCY = 16  # chats served at once (Gradio's default is 1 per event); Settings.tutor_concurrency
 TITLE = "KI-Lernbegleiter – Tutor"
 NO_ROLE = ""  # the value of "Keine Angabe"
 ROLE_CHOICES: list[tuple[str, str]] = [(r.label, r.value) for r in Role] + [("Keine Angabe", NO_ROLE)]
@@ -73,7 +76,27 @@ def _safe_md(breaks: bool) -> MarkdownIt:
 
 
 _MD = _safe_md(breaks=True)  # corpus Markdown has one paragraph or list item per line
-_CHAT_MD = _MD
+_SAFE_LINK = re.compile(r"^(https?://|/(?!/))", re.IGNORECASE)
+
+
+def _chat_md() -> MarkdownIt:
+    """Answers may link to course units: [Titel](/pfad) or http(s) links become links, nothing else does
+    (javascript:, data:, mailto: ... stay text). Raw HTML and images stay text as in course text."""
+    md = (MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
+          .enable("table").disable(["image", "autolink", "reference"]))
+    md.validateLink = lambda url: bool(_SAFE_LINK.match(url.strip()))
+
+    def link_open(renderer, tokens, idx, options, env):  # noqa: ANN001
+        tokens[idx].attrSet("target", "_blank")
+        tokens[idx].attrSet("rel", "noopener noreferrer")
+        return renderer.renderToken(tokens, idx, options, env)
+
+    md.add_render_rule("link_open", link_open)
+    return md
+
+
+_CHAT_MD = _chat_md()
+_UNIT_ID = re.compile(r"\s*\(`[a-z0-9]+(?:-[a-z0-9]+)+`\)")  # "Titel (`grundlagen-01-...`)": the id is internal
 
 
 def md_escape(text: str) -> str:
@@ -89,9 +112,10 @@ _CHECKBOX = re.compile(r"<li>\[([ xX])\]\s*")
 
 
 def render_markdown_safe(text: str) -> str:
-    """Passage Markdown to HTML; raw HTML in the text is escaped, links and images are not rendered.
-    Checklist items "- [ ] ..." get a box."""
-    return _CHECKBOX.sub(lambda m: '<li class="lb-check">' + ("☐ " if m.group(1) == " " else "☑ "), _MD.render(text))
+    """Passage Markdown to HTML; raw HTML in the text is escaped, links and images are not rendered,
+    internal unit ids in backticks are left out. Checklist items "- [ ] ..." get a box."""
+    html_ = _MD.render(_UNIT_ID.sub("", text))
+    return _CHECKBOX.sub(lambda m: '<li class="lb-check">' + ("☐ " if m.group(1) == " " else "☑ "), html_)
 
 
 def answer_html(text: str) -> str:
@@ -304,6 +328,7 @@ class Turn:
     notices: list[str] = field(default_factory=list)
     error: str | None = None
     session_id: str | None = None
+    message_id: str | None = None
     done: bool = False
 
 
@@ -332,6 +357,7 @@ def run_turn(svc: ChatService, question: str, role: Role | None, session_id: str
             kind, data = ev.get("event"), ev.get("data")
             if kind == "meta":
                 turn.session_id = (data or {}).get("session_id") or turn.session_id
+                turn.message_id = (data or {}).get("message_id") or turn.message_id
             elif kind == "delta":
                 turn.answer += str((data or {}).get("text", ""))
             elif kind == "reset":
@@ -343,6 +369,7 @@ def run_turn(svc: ChatService, question: str, role: Role | None, session_id: str
             elif kind == "followups":
                 turn.followups = [str(q) for q in (data or [])][:MAX_FOLLOWUPS]
             elif kind == "done":
+                turn.message_id = (data or {}).get("message_id") or turn.message_id
                 turn.done = True
             elif kind == "error":
                 message = str((data or {}).get("message") or INTERNAL_ERROR)
@@ -401,6 +428,16 @@ CSS = """
 .lb-doc th, .lb-doc td { border: 1px solid var(--border-color-primary); padding: .25em .5em; vertical-align: top; }
 .lb-note { font-size: .95em; }
 .lb-message { padding: .5em 0; }
+.lb-followups { gap: .4em; }
+.lb-actions, .lb-confirm { align-items: center; gap: .6em; }
+#tutor-actions, #tutor-confirm { min-height: 0; }
+.lb-status:empty { display: none; }
+.lb-export { font-size: .92em; }
+.lb-status p { margin: 0; color: var(--body-text-color-subdued); }
+#tutor-chat .icon-button-wrapper.top-panel { display: none !important; } /* its only button: "Chat leeren" */
+#tutor-chat ul, #tutor-chat ol { padding-left: 1.4em; }
+#tutor-chat table { border-collapse: collapse; margin: .4em 0; }
+#tutor-chat th, #tutor-chat td { border: 1px solid var(--border-color-primary); padding: .2em .45em; vertical-align: top; }
 """
 
 
@@ -432,17 +469,27 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
 
     # --- handlers: Fragen -----------------------------------------------------------------
 
-    def ask(question: str, role_value: str, session_id: str | None, history: list[dict[str, str]]):
+    def ask(question: str, role_value: str, session_id: str | None, history: list[dict[str, str]],
+            message_ids: dict[str, str] | None):
+        for out in _ask(question, role_value, session_id, history):
+            turn = out[-1]
+            ids = dict(message_ids or {})
+            if turn is not None and turn.message_id:
+                ids[str(len(out[1]) - 1)] = turn.message_id  # chatbot index of this answer -> its message id
+            sid = out[5]
+            yield (*out[:-1], ids, export_html(sid), gr.update(visible=bool(out[1])), "")
+
+    def _ask(question: str, role_value: str, session_id: str | None, history: list[dict[str, str]]):
         question = (question or "").strip()
         if not question:
             yield (history, history, gr.update(), gr.update(), gr.update(), session_id,
-                   *[gr.update()] * MAX_FOLLOWUPS)
+                   *[gr.update()] * MAX_FOLLOWUPS, None)
             return
         svc = _service(get_service)
         role = parse_role(role_value or None)
         history = [*history, {"role": "user", "content": question_html(question)},
                    {"role": "assistant", "content": answer_html("")}]
-        yield (history, history, "", sources_html(None), _note([]), session_id, *_followup_updates([]))
+        yield (history, history, "", sources_html(None), _note([]), session_id, *_followup_updates([]), None)
         last = 0.0
         turn = Turn(session_id=session_id)
         for turn in _guarded(run_turn(svc, question, role, session_id), turn):
@@ -452,16 +499,22 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
             last = now
             history[-1] = {"role": "assistant", "content": answer_html(turn.answer)}
             yield (history, history, gr.update(), gr.update(), _note(turn.notices), turn.session_id,
-                   *[gr.update()] * MAX_FOLLOWUPS)
+                   *[gr.update()] * MAX_FOLLOWUPS, turn)
         content = answer_html(turn.answer) if turn.answer or not turn.error else ""
         if turn.error:
             content += f'<p class="lb-error"><strong>Fehler:</strong> {esc(turn.error)}</p>'
         history[-1] = {"role": "assistant", "content": content}
         yield (history, history, gr.update(), sources_html(turn.sources if turn.sources is not None else []),
-               _note(turn.notices), turn.session_id, *_followup_updates(turn.followups))
+               _note(turn.notices), turn.session_id, *_followup_updates(turn.followups), turn)
 
-    def new_conversation():
-        return ([], [], None, "", sources_html(None), _note([]), *_followup_updates([]))
+    def delete_history(session_id: str | None):
+        """ "Verlauf löschen" confirmed: the stored conversation is deleted (as DELETE /api/sessions/{id}),
+        the view starts afresh."""
+        if not delete_session(_service(get_service), session_id):
+            return (*[gr.update()] * (8 + MAX_FOLLOWUPS), gr.update(visible=True), gr.update(visible=False),
+                    DELETE_FAILED)
+        return ([], [], None, "", sources_html(None), _note([]), *_followup_updates([]), {}, "",
+                gr.update(visible=False), gr.update(visible=False), DELETED)
 
     # --- handlers: Kurs -------------------------------------------------------------------
 
@@ -503,8 +556,9 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
         bits = []
         if m.get("baustein"):
             bits.append(f"Baustein {baustein_label(str(m['baustein']))}")
-        if m.get("stand"):
-            bits.append(f"Stand {m['stand']}")
+        stand = de_date(m.get("stand"))
+        if stand and not any(f"Stand: {stand}" in p.text for p in passages):  # one date, in one format
+            bits.append(f"Stand: {stand}")
         return render_document(title, passages, " · ".join(bits))
 
     def show_hilfe(doc_id: str | None) -> str:
@@ -521,28 +575,44 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
             with gr.Tab("Fragen", id="fragen"):
                 session = gr.State(None)
                 history = gr.State([])
+                message_ids = gr.State({})  # chatbot index of an answer -> its stored message id (feedback)
                 role = gr.Radio(ROLE_CHOICES, value=NO_ROLE, label="Ich frage als …", elem_id="tutor-role")
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
+                        # the conversation's tools on top, in view on a laptop screen: export, "Verlauf
+                        # löschen" (asks first) and the status line of feedback and deletion
+                        with gr.Row(visible=False, elem_id="tutor-actions", elem_classes=["lb-actions"]) as actions:
+                            export = gr.HTML("", elem_id="tutor-export", js_on_load=None)
+                            clear = gr.Button("Verlauf löschen", size="sm", variant="secondary",
+                                              elem_id="tutor-clear", scale=0, min_width=140)
+                        with gr.Row(visible=False, elem_id="tutor-confirm", elem_classes=["lb-confirm"]) as confirm:
+                            with gr.Column(scale=3, min_width=260):
+                                gr.Markdown("**Wirklich löschen?** Alle Fragen, Antworten und Rückmeldungen dieser "
+                                            "Unterhaltung werden gelöscht.")
+                            with gr.Column(scale=1, min_width=220), gr.Row():
+                                clear_yes = gr.Button("Löschen", size="sm", variant="stop", elem_id="tutor-clear-yes",
+                                                      min_width=90)
+                                clear_no = gr.Button("Abbrechen", size="sm", variant="secondary",
+                                                     elem_id="tutor-clear-no", min_width=90)
+                        status = gr.Markdown("", elem_id="tutor-status", elem_classes=["lb-status"])
                         # messages are HTML made here from escaped text (render_markdown=False: shown as
-                        # given, still passed through Gradio's sanitizer)
+                        # given, still passed through Gradio's sanitizer). Thumbs as in the widget; no
+                        # clear icon: "Verlauf löschen" below is the one way to clear (issue #17).
                         chat = gr.Chatbot(label="Unterhaltung", show_label=False, elem_id="tutor-chat",
-                                          height=540, latex_delimiters=[], buttons=[],
-                                          feedback_options=None, sanitize_html=True, render_markdown=False,
-                                          allow_tags=False, autoscroll=True,
+                                          height="min(420px, 46vh)", min_height=260, latex_delimiters=[],
+                                          buttons=[], feedback_options=("Like", "Dislike"), sanitize_html=True,
+                                          render_markdown=False, allow_tags=False, autoscroll=True,
                                           placeholder="Stellen Sie unten Ihre Frage, z. B. „Was muss der "
                                                       "Betriebsrat bei der Einführung von KI beachten?“")
                         note = gr.Markdown(visible=False, elem_id="tutor-note", elem_classes=["lb-note"])
-                        with gr.Row():
-                            question = gr.Textbox(label="Ihre Frage", placeholder="Ihre Frage …", lines=1,
-                                                  max_lines=6, max_length=2000, scale=5, elem_id="tutor-question",
-                                                  submit_btn=False)
-                            send = gr.Button("Senden", variant="primary", scale=1, elem_id="tutor-send")
-                        gr.Markdown("**Weiterfragen:**", elem_id="tutor-followups-label")
-                        with gr.Row(elem_id="tutor-followups"):
+                        with gr.Row(elem_id="tutor-followups", elem_classes=["lb-followups"]):
                             followups = [gr.Button("", visible=False, size="sm", elem_classes=["lb-followup"])
                                          for _ in range(MAX_FOLLOWUPS)]
-                        reset = gr.Button("Neue Unterhaltung", size="sm", variant="secondary")
+                        with gr.Row():
+                            question = gr.Textbox(label="Ihre Frage", show_label=False, container=False,
+                                                  placeholder="Ihre Frage …", lines=1, max_lines=6, max_length=2000,
+                                                  scale=5, elem_id="tutor-question", submit_btn=False)
+                            send = gr.Button("Senden", variant="primary", scale=1, elem_id="tutor-send")
                     with gr.Column(scale=2):
                         gr.Markdown("### Quellen")
                         sources = gr.HTML(sources_html(None), elem_id="tutor-sources", js_on_load=None)
@@ -563,30 +633,44 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
                         hilfe_text = gr.HTML(_message("Die Umsetzungshilfen werden geladen …"),
                                              elem_id="hilfen-text", js_on_load=None)
 
-        chat_outputs = [chat, history, question, sources, note, session, *followups]
-        send_args = dict(fn=ask, inputs=[question, role, session, history], outputs=chat_outputs,
-                         show_progress="hidden")
+        chat_outputs = [chat, history, question, sources, note, session, *followups, message_ids, export, actions,
+                        status]
+        send_args = dict(fn=ask, inputs=[question, role, session, history, message_ids], outputs=chat_outputs,
+                         show_progress="hidden", api_name="ask")
         question.submit(**send_args)
-        send.click(**send_args)
+        send.click(**{**send_args, "api_name": False})
         for b in followups:
-            b.click(lambda q: q, inputs=b, outputs=question, queue=False, show_progress="hidden").then(**send_args)
-        chat.clear(new_conversation, outputs=[chat, history, session, question, sources, note, *followups],
-                   queue=False, show_progress="hidden")
-        reset.click(new_conversation, outputs=[chat, history, session, question, sources, note, *followups],
-                    queue=False, show_progress="hidden")
+            b.click(lambda q: q, inputs=b, outputs=question, queue=False, show_progress="hidden",
+                    api_name=False).then(**{**send_args, "api_name": False})
+        chat.like(feedback_handler(get_service), inputs=[session, message_ids], outputs=status,
+                  show_progress="hidden", api_name=False)
+        clear.click(lambda: (gr.update(visible=True), ""), outputs=[confirm, status], queue=False,
+                    show_progress="hidden", api_name=False)
+        clear_no.click(lambda: gr.update(visible=False), outputs=confirm, queue=False, show_progress="hidden",
+                       api_name=False)
+        clear_yes.click(delete_history, inputs=session,
+                        outputs=[chat, history, session, question, sources, note, *followups, message_ids, export,
+                                 actions, confirm, status], show_progress="hidden", api_name=False)
 
         demo.load(load_course, outputs=[baustein, unit, unit_text, hilfe_list, hilfe_text], show_progress="hidden")
         baustein.input(choose_baustein, inputs=baustein, outputs=[unit, unit_text], show_progress="hidden")
-        unit.input(show_document, inputs=unit, outputs=unit_text, show_progress="hidden")
-        hilfe_list.input(show_hilfe, inputs=hilfe_list, outputs=hilfe_text, show_progress="hidden")
+        unit.input(show_document, inputs=unit, outputs=unit_text, show_progress="hidden").then(
+            None, js=jump_js("kurs-text"))
+        hilfe_list.input(show_hilfe, inputs=hilfe_list, outputs=hilfe_text, show_progress="hidden").then(
+            None, js=jump_js("hilfen-text"))
     return demo
 
 
-def mount_tutor(app: FastAPI, get_service: Callable[[], ChatService]) -> FastAPI:
-    """Mount the tutor at /tutor: offline (no analytics, no share link, no SSR/Node, no run history)."""
+def mount_tutor(app: FastAPI, get_service: Callable[[], ChatService], concurrency: int = CONCURRENCY) -> FastAPI:
+    """Mount the tutor at /tutor: offline (no analytics, no share link, no SSR/Node, no run history).
+
+    ``concurrency``: how many chat answers (and other events) the tutor's queue runs at once; Gradio's
+    default of 1 per event would make every user wait for the one before."""
+    blocks = build_tutor(get_service)
+    blocks.queue(default_concurrency_limit=max(1, int(concurrency)))
     return gr.mount_gradio_app(
-        app, build_tutor(get_service), path=PATH, footer_links=[], run_history=False, ssr_mode=False,
-        mcp_server=False, pwa=False, show_error=False, css=CSS, theme=theme(),
+        app, blocks, path=PATH, footer_links=[], run_history=False, ssr_mode=False,
+        mcp_server=False, pwa=False, show_error=False, css=CSS, theme=theme(), js=tutor_js(),
         max_file_size=1,  # the tutor takes no files; the upload routes are closed by assistant.guards as well
     )
 

@@ -423,8 +423,9 @@ class LLMAnswerer:
         self._instructions: dict[tuple[str, str], set[tuple[str, ...]]] = {}
 
     # same decision as the extractive answerer
-    def decide(self, query: str, hits: list[Hit], idf: Callable[[str], float] | None = None):
-        return self.fallback.decide(query, hits, idf)
+    def decide(self, query: str, hits: list[Hit], idf: Callable[[str], float] | None = None,
+               lexical_query: str | None = None):
+        return self.fallback.decide(query, hits, idf, lexical_query)
 
     def health(self) -> dict[str, Any]:
         return self.client.health()
@@ -439,14 +440,14 @@ class LLMAnswerer:
         if screened:  # a question that instructs the assistant is answered extractively; the LLM never sees it
             yield from self.fallback.stream(query, role, hits, {**(meta or {}), "screened": screened}, idf)
             return
-        decision = self.decide(query, hits, idf)
+        decision = self.decide(query, hits, idf, (meta or {}).get("lexical_query"))
         if not decision.answerable:
             if self.decline_with_llm:
                 yield from self._llm_decline(query, role, hits, meta, idf, decision)
             else:
                 yield from self.fallback.stream(query, role, hits, meta, idf)
             return
-        passages = self._passages(role, hits)
+        passages = self._passages(query, role, hits, idf, history)
         rendered = self.prompts.render("answer", role, question=query, passages=format_passages(passages),
                                        history=format_history(history, self.history_turns))
         yield {"event": "meta", "data": {**(meta or {}), "question": query, "role": role.value if role else None,
@@ -465,7 +466,7 @@ class LLMAnswerer:
         except (LLMError, UnusableOutput) as err:
             yield from self._fallback(err, getattr(err, "sent", False), query, role, hits, meta, idf)
             return
-        followups = self.fallback._followups(role, hits)
+        followups = self.fallback.followups(query, role, hits, history=history)
         if not cf.order:  # the model declined with the prompt's sentence
             yield {"event": "sources", "data": []}
             yield {"event": "followups", "data": followups}
@@ -528,15 +529,15 @@ class LLMAnswerer:
             if ev["event"] != "meta":
                 yield ev
 
-    def _passages(self, role: Role | None, hits: list[Hit]) -> list[Hit]:
-        """The top hits, plus the role paragraph of a top unit when it is not among them."""
-        out = list(hits[:self.max_passages])
-        if role is not None and not any(str(h.metadata.get("heading_path", "")).endswith(
-                f"{ROLE_SECTION_PARENT} › {role.section}") for h in out):
-            extra = self.fallback._role_section(role, hits)
-            if extra is not None and all(extra.id != h.id for h in out):
-                out.append(extra)
-        return out
+    def _passages(self, query: str, role: Role | None, hits: list[Hit], idf=None,
+                  history: Sequence[tuple[str, str]] | None = None) -> list[Hit]:
+        """The blocks the extractive composer chose (short answer, the answering blocks, the role part), whole;
+        the top hits when it chose none."""
+        store, comp = self.fallback.compose(query, role, hits, idf, [a for _q, a in history or []])
+        out = [Hit(b.passage_ids[0], store.render(b), 0.0, {**b.meta, "heading_path": b.heading_path,
+                                                             "section": b.section})
+               for b in comp.blocks]
+        return out[:self.max_passages + 2] or list(hits[:self.max_passages])
 
     def _instruction_shingles(self, key: tuple[str, str], rendered) -> set[tuple[str, ...]]:
         """8-word sequences of the instruction text (system prompt + task template, without the data)."""
@@ -563,8 +564,7 @@ class LLMAnswerer:
             yield from self._fallback(err, getattr(err, "sent", False), query, role, hits, meta, idf)
             return
         yield {"event": "sources", "data": []}
-        yield {"event": "followups", "data": [self.fallback.texts["followup_related"].format(title=t)
-                                               for t in topics[:3]]}
+        yield {"event": "followups", "data": self.fallback.followups(query, role, hits)}
         yield {"event": "done", "data": {"answerable": False, "sources": 0}}
 
     # --- follow-up questions ----------------------------------------------------------------------

@@ -22,26 +22,16 @@ class PromptError(Exception):
 
 # key -> allowed placeholders (None: a mapping of role -> text with these placeholders)
 EXTRACTIVE_SCHEMA: dict[str, tuple[set[str], bool]] = {
-    "intro": ({"question"}, False),
-    "role_part": ({"label"}, False),
-    "role_label_dative": (set(), True),
-    "role_tips": (set(), True),
     "decline": (set(), False),
     "decline_topics": ({"topics"}, False),
-    "followup_related": ({"title"}, False),
-    "followup_measures": ({"title"}, False),
-    "followup_role": ({"title"}, True),
-    # role blocks (lists allowed: a pool the answerer picks from)
+    "short_answer": (set(), False),
+    "role_part": ({"label"}, False),
     "legal_heading": (set(), False),
-    "legal_none": (set(), False),
-    "employer_questions_heading": (set(), False),
-    "employer_questions": ({"title"}, False),
-    "client_questions_heading": (set(), False),
-    "client_questions": ({"title"}, False),
+    "first_steps_heading": (set(), False),
     "aids_heading": (set(), False),
-    "next_steps_heading": (set(), False),
-    "next_steps": ({"title"}, True),
-    "learn_more": ({"titles"}, False),
+    "learn_heading": (set(), False),
+    "not_covered": ({"terms"}, False),
+    "repeated": (set(), False),
 }
 
 

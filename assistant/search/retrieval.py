@@ -145,7 +145,8 @@ class Retriever:
         texts = [
             field_text(str(p.metadata.get("doc_title", "")), str(p.metadata.get("heading_path", "")),
                        " ".join(p.metadata.get("schlagworte") or []) if isinstance(p.metadata.get("schlagworte"), list)
-                       else str(p.metadata.get("schlagworte", "")), p.text)
+                       else str(p.metadata.get("schlagworte", "")),
+                       str(p.metadata["frage"]) if p.metadata.get("kind") == "frage" else p.text)
             for p in passages
         ]
         lex = LexicalIndex.build([p.id for p in passages], texts, fp)

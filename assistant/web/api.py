@@ -24,6 +24,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from .course import router as course_router
 from .deps import Service
 from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
@@ -265,12 +266,19 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
             return _error(404, "Zu dieser Antwort kann keine Rückmeldung gespeichert werden (Antwort unbekannt).")
         return {"ok": True, "feedback_id": fid}
 
+    app.include_router(course_router)  # /kurs/{id} and /api/units/{id}: the units answers link to
+
     # --- widget, demo page, tutor -----------------------------------------------------------
 
     @app.get("/widget.js", include_in_schema=False)
     def widget_js() -> FileResponse:
         return FileResponse(UI_DIR / "widget" / "widget.js", media_type="text/javascript; charset=utf-8",
                             headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(UI_DIR / "demo" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     app.mount("/widget", StaticFiles(directory=UI_DIR / "widget", check_dir=False), name="widget")
     app.mount("/demo", StaticFiles(directory=UI_DIR / "demo", check_dir=False), name="demo")
@@ -285,7 +293,7 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
     except ImportError as err:  # gradio missing: the API and the widget still work
         log.warning("tutor app not mounted: %s", err)
     else:
-        mount_tutor(app, lambda: app.state.service)
+        mount_tutor(app, lambda: app.state.service, concurrency=settings.tutor_concurrency)
 
     return app
 

@@ -5,8 +5,12 @@ typical question and clicks "Senden"; performance.now() is taken in the click ha
 the first answer text appears in the widget's DOM (MutationObserver). Prints the median of the runs
 and the widget's size (widget.js + widget.css, raw and gzip).
 
+    make ttft                                                       # installs the dev extra if needed, then runs
     .venv/bin/python ui/widget/measure_ttft.py                      # starts a server on ./data (or $LB_DATA_DIR)
     .venv/bin/python ui/widget/measure_ttft.py --url http://127.0.0.1:8000   # a running server
+
+Needs Playwright and httpx (the `dev` extra: `make test` or `make ttft` installs them; `make run` alone
+does not) and Debian's Chromium (/usr/bin/chromium, or LB_CHROMIUM).
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+try:
+    import httpx
+    from playwright.sync_api import sync_playwright
+except ImportError as _missing:  # `make run` installs the core only
+    raise SystemExit(f"measure_ttft.py needs the dev extra ({_missing.name} is missing): run `make ttft`, "
+                     "or `.venv/bin/pip install -e '.[dev]'` once and call it again.") from None
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -98,8 +107,6 @@ def size_report() -> str:
 
 
 def measure(url: str, runs: int) -> list[float]:
-    from playwright.sync_api import sync_playwright
-
     results = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -132,6 +139,8 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("LB_DATA_DIR", str(ROOT / "data")))
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"Chromium not found at {CHROMIUM}: apt-get install chromium, or set LB_CHROMIUM.")
     proc = None
     url = args.url
     if not url:

@@ -1,7 +1,8 @@
 /*! KI-Lernbegleiter chat widget — plain JS, no build step, no dependencies. Apache-2.0.
  *
  * Embed:  <script src="https://HOST/widget.js" data-title="KI-Lernbegleiter" defer></script>
- * Options (data-*): role, title, accent, position (right|left), lang (de|en), api (base URL).
+ * Options (data-*): role, title, accent, position (right|left), lang (de|en), api (base URL),
+ *   offset (px above the bottom edge), avoid (CSS selector of host elements the button must not cover).
  * Contract: docs/api.md. Everything lives in one Shadow DOM; the only global is window.KILernbegleiter.
  *
  * Safety rule: text from the server (answers, passages, titles, error messages) only ever reaches
@@ -25,6 +26,9 @@
       close: "Chat schließen",
       clear: "Verlauf löschen",
       clearLabel: "Verlauf löschen: alle Fragen, Antworten und Rückmeldungen dieser Unterhaltung",
+      clearConfirm: "Wirklich löschen?",
+      clearYes: "Löschen",
+      clearNo: "Abbrechen",
       roleHeading: "Wer fragt?",
       roleIntro: "Wählen Sie Ihre Rolle – die Antworten werden darauf zugeschnitten.",
       roleNames: { owner: "Geschäftsführung", employee: "Beschäftigte", works_council: "Betriebsrat", consultant: "Beratung" },
@@ -91,6 +95,9 @@
       close: "Close chat",
       clear: "Delete history",
       clearLabel: "Delete history: all questions, answers and feedback of this conversation",
+      clearConfirm: "Really delete?",
+      clearYes: "Delete",
+      clearNo: "Cancel",
       roleHeading: "Who is asking?",
       roleIntro: "Choose your role – answers are tailored to it. (Answers are in German.)",
       roleNames: { owner: "Management", employee: "Employees", works_council: "Works council", consultant: "Consultancy" },
@@ -169,6 +176,8 @@
   var TITLE = (ds.title || "KI-Lernbegleiter").slice(0, 80);
   var POSITION = ds.position === "left" ? "left" : "right";
   var DEFAULT_ROLE = ROLES.indexOf(ds.role) >= 0 ? ds.role : null;
+  var OFFSET = Math.max(0, Math.min(400, parseInt(ds.offset, 10) || 0)); // px above the bottom edge
+  var AVOID = (ds.avoid || "").slice(0, 300); // selector of host elements the button must not cover
 
   function t(key, vars) {
     var s = S[key];
@@ -242,20 +251,50 @@
   var reducedMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : { matches: false };
   var smallScreen = window.matchMedia ? window.matchMedia("(max-width: 520px)") : { matches: false };
 
-  // Tiny, safe formatter: paragraphs, line breaks, "- " lists, **bold**, `code`, [n] citations.
-  // Every piece of server text becomes a text node; the only elements are the ones created here.
-  var INLINE = /\*\*([^*\n]+?)\*\*|`([^`\n]+)`|\[(\d{1,2})\]/g;
-  function inline(parent, text, cite) {
+  // Tiny, safe Markdown subset: paragraphs, line breaks, "- "/"1. " lists, tables, **bold**, *italic*,
+  // `code`, [text](link) and [n] citations. Every piece of server text becomes a text node; the only
+  // elements are the ones created here. A link becomes <a> only for http(s) or a path on the app's own
+  // server (e.g. a course unit); anything else (javascript:, data:, mailto: ...) stays plain text.
+  var INLINE = /\*\*([^*\n]+?)\*\*|`([^`\n]+)`|\[([^\]\n]{1,300})\]\(([^()\s]{1,500})\)|\[(\d{1,2})\]|(^|[\s(])\*([^*\s](?:[^*\n]*[^*\s])?)\*(?![*\w])/g;
+  function safeHref(href) {
+    if (!/^(https?:\/\/|\/(?!\/))/i.test(href)) return null;
+    try {
+      var u = new URL(href, API + "/");
+      return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+    } catch (e) { return null; }
+  }
+  function inline(parent, text, cite, noLinks) {
     var re = new RegExp(INLINE.source, "g"), last = 0, m; // own regex: inline() recurses for **bold**
     while ((m = re.exec(text))) {
       if (m.index > last) parent.append(text.slice(last, m.index));
-      if (m[1] != null) { var b = h("strong"); inline(b, m[1], cite); parent.append(b); }
+      if (m[1] != null) { var b = h("strong"); inline(b, m[1], cite, noLinks); parent.append(b); }
       else if (m[2] != null) parent.append(h("code", { text: m[2] }));
-      else if (cite) parent.append(cite(Number(m[3])));
-      else parent.append(m[0]);
+      else if (m[3] != null) {
+        var href = noLinks ? null : safeHref(m[4]);
+        if (href) { var a = h("a", { href: href, class: "lb-a", target: "_blank", rel: "noopener noreferrer" }); inline(a, m[3], null, true); parent.append(a); }
+        else inline(parent, m[3], cite, noLinks); // the link text only, the address is dropped
+      }
+      else if (m[5] != null) { if (cite) parent.append(cite(Number(m[5]))); else parent.append(m[0]); }
+      else if (m[7] != null) { var em = h("em"); inline(em, m[7], cite, noLinks); parent.append(m[6], em); }
       last = re.lastIndex;
     }
     if (last < text.length) parent.append(text.slice(last));
+  }
+  var TABLE_SEP = /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/;
+  function cells(line) {
+    return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map(function (c) { return c.trim(); });
+  }
+  function table(container, rows, cite) {
+    var head = cells(rows[0]), body = rows.slice(2);
+    var tr = h("tr");
+    head.forEach(function (c) { var th = h("th", { scope: "col" }); inline(th, c, cite); tr.append(th); });
+    var tbody = h("tbody");
+    body.forEach(function (r) {
+      var row = h("tr"), cs = cells(r);
+      for (var i = 0; i < head.length; i++) { var td = h("td"); inline(td, cs[i] || "", cite); row.append(td); }
+      tbody.append(row);
+    });
+    container.append(h("div", { class: "lb-tablewrap" }, [h("table", { class: "lb-table" }, [h("thead", null, [tr]), tbody])]));
   }
   var BULLET = /^\s*(?:[-*•]|(\d{1,3})[.)])\s+/;
   function renderRich(container, text, cite) {
@@ -264,12 +303,32 @@
     for (var i = 0; i < blocks.length; i++) {
       var block = blocks[i].replace(/^\n+|\n+$/g, "");
       if (!block.trim()) continue;
-      var p = null, list = null;
-      block.split("\n").forEach(function (l) {
+      var lines = block.split("\n");
+      for (var j = 0; j < lines.length; j++) { // a Markdown table: header row, separator row, body rows
+        if (/^\s*\|/.test(lines[j]) && j + 1 < lines.length && TABLE_SEP.test(lines[j + 1]) && lines[j + 1].indexOf("-") >= 0) {
+          var k = j + 2;
+          while (k < lines.length && /^\s*\|/.test(lines[k])) k++;
+          var before = lines.slice(0, j).join("\n"), after = lines.slice(k).join("\n");
+          if (before.trim()) renderBlock(container, before, cite);
+          table(container, lines.slice(j, k), cite);
+          if (after.trim()) blocks.splice(i + 1, 0, after);
+          lines = null;
+          break;
+        }
+      }
+      if (lines) renderBlock(container, block, cite);
+    }
+  }
+  function renderBlock(container, block, cite) {
+    var p = null, list = null;
+    block.split("\n").forEach(function (l) {
         if (!l.trim()) return;
         var bullet = BULLET.exec(l);
         if (bullet) { // a run of "- item" / "1. item" lines
-          if (!list) { list = h(bullet[1] ? "ol" : "ul"); container.append(list); p = null; }
+          if (!list) {
+            list = h(bullet[1] ? "ol" : "ul"); container.append(list); p = null;
+            if (bullet[1] && Number(bullet[1]) > 1) list.setAttribute("start", bullet[1]);
+          }
           var li = h("li"); inline(li, l.replace(BULLET, ""), cite); list.append(li);
           return;
         }
@@ -281,7 +340,6 @@
         else if (lead) { p.append(h("strong", { text: lead[1] })); inline(p, lead[2], cite); }
         else inline(p, l, cite);
       });
-    }
   }
 
   // ---------------------------------------------------------------- build the widget
@@ -322,8 +380,28 @@
   var roleLine = h("span", { class: "lb-roleline" });
   var roleBtn = h("button", { type: "button", class: "lb-link", text: t("roleChange"), onclick: function () { showRolePicker(true); } });
   var clearBtn = h("button", {
-    type: "button", class: "lb-textbtn", "aria-label": t("clearLabel"), onclick: function () { clearHistory(); }
+    type: "button", class: "lb-textbtn", "aria-label": t("clearLabel"), "aria-expanded": "false", hidden: true,
+    onclick: function () { askClear(true); }
   }, [icon("trash"), h("span", { text: t("clear") })]);
+  // "Verlauf löschen" asks first: an inline "Wirklich löschen?" with Löschen / Abbrechen
+  var confirmQ = uid("cq");
+  var clearNo = h("button", { type: "button", class: "lb-confirm-no", text: t("clearNo"), onclick: function () { askClear(false); clearBtn.focus(); } });
+  var clearYes = h("button", { type: "button", class: "lb-confirm-yes", text: t("clearYes"), onclick: function () { askClear(false); clearHistory(); } });
+  var confirmBar = h("div", { class: "lb-confirm", role: "group", "aria-labelledby": confirmQ, hidden: true }, [
+    h("span", { id: confirmQ, class: "lb-confirm-q", text: t("clearConfirm") }), clearYes, clearNo
+  ]);
+  clearBtn.setAttribute("aria-controls", uid("confirm"));
+  confirmBar.id = clearBtn.getAttribute("aria-controls");
+  function askClear(show) {
+    confirmBar.hidden = !show;
+    clearBtn.setAttribute("aria-expanded", String(show));
+    if (show) clearNo.focus();
+  }
+  function hasHistory() { return !!state.sid || log.childElementCount > 0; }
+  function updateClear() {
+    clearBtn.hidden = !hasHistory();
+    if (clearBtn.hidden) askClear(false);
+  }
   var closeBtn = h("button", { type: "button", class: "lb-iconbtn", "aria-label": t("close"), onclick: function () { close(true); } }, [icon("close")]);
 
   var roleButtons = {};
@@ -364,6 +442,7 @@
   }, [
     h("div", { class: "lb-head" }, [
       h("div", { class: "lb-head-top" }, [h("h2", { id: titleId, class: "lb-title", text: TITLE }), clearBtn, closeBtn]),
+      confirmBar,
       h("p", { class: "lb-rolebar" }, [roleLine, " ", roleBtn])
     ]),
     h("div", { class: "lb-scroll" }, [welcome, rolePicker, log, status]),
@@ -374,8 +453,54 @@
   root.append(wrap);
   var scroller = panel.querySelector(".lb-scroll");
 
-  function mount() { (document.body || document.documentElement).appendChild(host); }
+  function mount() { (document.body || document.documentElement).appendChild(host); placeLauncher(); }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+
+  // ---------------------------------------------------------------- the button and the host page
+  // data-offset lifts button and panel by N px (e.g. above a cookie bar). data-avoid names host elements
+  // (e.g. the page's main call to action) that the button must not cover: while one would be under it,
+  // the button shrinks to a round icon, and if that still covers it, moves up above it. On a phone the
+  // button is always the round icon. The safe area (notch, home indicator) is respected by the CSS.
+  if (OFFSET) host.style.setProperty("--lb-offset", OFFSET + "px");
+  var placing = 0;
+  function overlaps(r, els) {
+    var out = [];
+    for (var i = 0; i < els.length; i++) {
+      var e = els[i].getBoundingClientRect();
+      if (e.width && e.height && e.left < r.right + 8 && e.right > r.left - 8 && e.top < r.bottom + 8 && e.bottom > r.top - 8) out.push(e);
+    }
+    return out;
+  }
+  function placeLauncher() {
+    placing = 0;
+    if (!AVOID || !host.isConnected) return;
+    var els;
+    try { els = document.querySelectorAll(AVOID); } catch (e) { return; } // an invalid selector: ignore it
+    launcher.style.transform = "";
+    wrap.classList.remove("lb-compact");
+    var r = launcher.getBoundingClientRect();
+    if (!r.width || !overlaps(r, els).length) return;
+    wrap.classList.add("lb-compact");
+    r = launcher.getBoundingClientRect();
+    var lift = liftFor(r, els);
+    // no free place above (e.g. full-width cards stacked on a phone): keep at least buttons and links free
+    if (lift < 0) lift = liftFor(r, Array.prototype.filter.call(els, function (el) { return el.getBoundingClientRect().height < 120; }));
+    if (lift > 0) launcher.style.transform = "translateY(" + (-lift) + "px)";
+  }
+  function liftFor(r, els) { // how far up the button must move to cover none of els; -1: no such place
+    for (var lift = 0, n = 0; n < 8; n++) {
+      var hit = overlaps({ left: r.left, right: r.right, top: r.top - lift, bottom: r.bottom - lift }, els);
+      if (!hit.length) return r.top - lift > 8 ? lift : -1;
+      lift = r.bottom - Math.min.apply(null, hit.map(function (e) { return e.top; })) + 12;
+    }
+    return -1;
+  }
+  function schedulePlace() { if (AVOID && !placing) placing = requestAnimationFrame(placeLauncher); }
+  if (AVOID) {
+    window.addEventListener("scroll", schedulePlace, { passive: true });
+    window.addEventListener("resize", schedulePlace, { passive: true });
+    window.addEventListener("load", schedulePlace);
+  }
 
   // ---------------------------------------------------------------- role
   function renderRole() {
@@ -430,7 +555,11 @@
   function toggle() { if (state.open) close(true); else open(); }
 
   panel.addEventListener("keydown", function (e) {
-    if (e.key === "Escape" && !e.isComposing) { e.preventDefault(); e.stopPropagation(); close(true); return; }
+    if (e.key === "Escape" && !e.isComposing) {
+      e.preventDefault(); e.stopPropagation();
+      if (!confirmBar.hidden) { askClear(false); clearBtn.focus(); return; }
+      close(true); return;
+    }
     if (e.key === "Tab" && smallScreen.matches) { // full-screen on a phone: keep the focus inside
       var f = focusables();
       if (!f.length) return;
@@ -457,6 +586,18 @@
   function scrollToEnd(force) {
     var nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
     if (force || nearBottom) scroller.scrollTop = scroller.scrollHeight;
+    return scroller.scrollTop;
+  }
+  // While an answer grows, the view follows it only until the question reaches the top of the panel:
+  // the start of the answer stays in view. If the user scrolled elsewhere meanwhile, nothing moves.
+  function follow(turn) {
+    if (turn.autoTop == null || Math.abs(scroller.scrollTop - turn.autoTop) > 4) return;
+    var anchor = turn.user || turn.answer;
+    var limit = scroller.scrollTop + anchor.getBoundingClientRect().top - scroller.getBoundingClientRect().top - 8;
+    var end = scroller.scrollHeight - scroller.clientHeight;
+    var target = Math.max(0, Math.min(end, limit));
+    if (target > scroller.scrollTop) scroller.scrollTop = target;
+    turn.autoTop = scroller.scrollTop;
   }
 
   // ---------------------------------------------------------------- first open: health (retention) + restore
@@ -464,6 +605,7 @@
     state.started = true;
     renderRole(); renderPrivacy();
     setPicker(!state.role);
+    updateClear();
     getJSON("/api/health").then(function (hlth) {
       if (hlth && hlth.sessions) setRetention(hlth.sessions.retention_days);
     }).catch(function () { /* the note keeps its generic wording */ });
@@ -495,9 +637,10 @@
         renderFeedback(turn, Array.isArray(m.feedback) && m.feedback.length ? m.feedback[m.feedback.length - 1] : null);
       });
       if (pendingUser) addTurn(pendingUser, true).answer.remove();
+      updateClear();
       scrollToEnd(true);
     }).catch(function (e) {
-      if (e && e.status === 404) { if (sid === state.sid) { state.sid = null; saveStore(); } }
+      if (e && e.status === 404) { if (sid === state.sid) { state.sid = null; saveStore(); updateClear(); } }
       else say(t("restoreError"));
     });
   }
@@ -519,7 +662,7 @@
     setPicker(false); // asked without choosing: role stays open ("Rolle ändern" brings the picker back)
     var turn = addTurn(question, false);
     turn.fromInput = !!fromInput;
-    scrollToEnd(true);
+    turn.autoTop = scrollToEnd(true);
     return attempt(turn, true);
   }
 
@@ -540,6 +683,7 @@
       turn.bubble.append(turn.typing);
     }
     log.append(turn.answer);
+    updateClear();
     return turn;
   }
 
@@ -722,7 +866,7 @@
     turn.dirty = false;
     if (turn.text && turn.typing) turn.typing.remove();
     renderAnswer(turn);
-    scrollToEnd(false);
+    follow(turn);
   }
   function settle(turn) {
     if (turn.queue.length || turn.raf || !turn.onDrained) return;
@@ -837,7 +981,7 @@
       turn.extras.append(chips);
     }
     if (turn.messageId && state.sid) renderFeedback(turn, null);
-    scrollToEnd(false);
+    follow(turn);
   }
 
   function showError(turn, err) {
@@ -863,6 +1007,7 @@
       if (state.busy) { formMsg.textContent = t("busy"); return; }
       if (input.value === turn.question) { input.value = ""; autosize(); }
       resetTurn(turn);
+      turn.autoTop = scroller.scrollTop;
       input.focus();
       attempt(turn, true);
     });
@@ -953,6 +1098,7 @@
       saveStore();
       log.textContent = "";
       formMsg.textContent = "";
+      updateClear();
       say(t("cleared"));
       input.focus();
     };
