@@ -328,13 +328,19 @@ def paths(role: RoleOpt = None,
 def serve(host: Annotated[Optional[str], typer.Option(metavar="ADRESSE", help="Adresse, an der der Server lauscht "
                                                                                "(Standard: LB_HOST, sonst 127.0.0.1)")] = None,
           port: Annotated[Optional[int], typer.Option(metavar="PORT", help="Port des Servers "
-                                                                           "(Standard: LB_PORT, sonst 8000)")] = None) -> None:
+                                                                           "(Standard: LB_PORT, sonst 8000)")] = None,
+          workers: Annotated[int, typer.Option("--workers", "-w", min=1, metavar="ANZAHL",
+                                               help="Anzahl der Server-Prozesse (ab 2: Chroma-Server nötig, Redis "
+                                                    "und PostgreSQL empfohlen; docs/deploy.md)")] = 1) -> None:
     """Die Web-Anwendung starten (API unter /api, Übersicht unter /)."""
     import uvicorn
 
     from .web.api import create_app
 
     settings = Settings()
+    if workers > 1:
+        _serve_workers(settings, host or settings.host, port or settings.port, workers)
+        return
     svc = _service(settings)
     try:
         application = create_app(settings, svc)
@@ -349,6 +355,30 @@ def serve(host: Annotated[Optional[str], typer.Option(metavar="ADRESSE", help="A
                 access_log=False, proxy_headers=False, server_header=False)
 
 
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """`serve --workers N`: checked once here, then N uvicorn workers each build the app (assistant/serving)."""
+    import os
+
+    from .serving import workers as serving
+
+    errors, warnings = serving.check(settings, workers)
+    for e in errors:
+        err.print(f"[red]Fehler:[/red] {escape(e)}", highlight=False)
+    if errors:
+        raise typer.Exit(2)
+    for w in warnings:
+        err.print(f"[yellow]Warnung:[/yellow] {escape(w)}", highlight=False)
+    if "LB_EMBEDDER_THREADS" not in os.environ:  # the workers share the cores; inherited by the spawned workers
+        os.environ["LB_EMBEDDER_THREADS"] = str(serving.embedder_threads_for(workers))
+    problem = serving.preflight()
+    if problem:
+        err.print(f"[red]Fehler:[/red] {escape(problem)}", highlight=False)
+        raise typer.Exit(2)
+    out.print(f"KI-Lernbegleiter läuft auf http://{host}:{port} mit {workers} Prozessen "
+              f"(je {os.environ['LB_EMBEDDER_THREADS']} Embedder-Threads)")
+    serving.run(host, port, workers)
+
+
 def main() -> None:
     from pydantic import ValidationError
 
@@ -361,3 +391,4 @@ def main() -> None:
             raise
         err.print(settings_error_de(e), markup=False, highlight=False)
         sys.exit(2)
+

@@ -2,7 +2,7 @@
 
 One limiter for the whole app, with one budget per kind of request (chat, search, new sessions,
 feedback, the tutor's Gradio calls), each "n per minute" from the settings (0 disables it).
-The storage is in memory by default; `LB_REDIS_URL` (``redis://...``, needs the `redis` extra)
+The storage is in memory by default; `LB_REDIS_URL` (``redis://...``)
 shares the budgets between several server processes. The client address is never stored: the
 key is a salted hash of it.
 
