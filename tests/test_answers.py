@@ -41,7 +41,7 @@ def _paragraphs(text: str) -> list[str]:
     out = []
     for p in re.split(r"\n\s*\n", text):
         p = _HEAD.sub("", _CITE.sub("", p).strip())
-        if p and not p.startswith("[") and not p.startswith("Zu „"):
+        if p and not p.startswith("[") and not p.startswith("Zu „") and not re.fullmatch(r"\*\*[^*]+\*\*", p):
             out.append(p)
     return out
 

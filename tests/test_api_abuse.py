@@ -400,7 +400,7 @@ def test_the_tutor_is_limited_and_takes_no_uploads(server):
             assert "Hochladen" in assert_german_error(r, 403, "Seeadler")
         assert not server.upload_dir.exists() or not any(server.upload_dir.rglob("*.bin"))
     with server.client() as c:  # a fresh client: the refused uploads counted against the first one's budget
-        codes = [c.post("/tutor/gradio_api/call/new_conversation", json={"data": []}).status_code
+        codes = [c.post("/tutor/gradio_api/call/load_course", json={"data": []}).status_code
                  for _ in range(TUTOR_BUDGET + 1)]
     assert codes[0] == 200 and 429 not in codes[:TUTOR_BUDGET] and codes[-1] == 429, codes
 
