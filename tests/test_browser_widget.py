@@ -449,7 +449,7 @@ def test_markup_in_passages_stays_inert_text(browser, xss_server, page_errors):
     # Two layers: ingest screening strips active markup from documents (ingestion/screening.py), and the
     # widget renders whatever reaches it as text. The document's markup must not come back at all; markup the
     # user types shows as literal text in the user's own bubble.
-    typed = 'Wie wird der Zwergenhobel benutzt? <img src=x onerror="window.__xss=1"> <b>fett</b>'
+    typed = 'Wie wird der Zwergenhobel in der Werkstatt benutzt? <img src=x onerror="window.__xss=1"> <b>fett</b>'
     page.get_by_role("textbox", name="Ihre Frage").fill(typed)
     page.keyboard.press("Enter")
     wait_answers(page, 1)

@@ -10,6 +10,7 @@ nothing but an instruction to the assistant is declined (ingestion.screening).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ class Calibration:
         return (cos - self.sim_offset) / self.sim_scale + (0.095 if self.sim_offset else 0.0)
 
 
+_TAGS = re.compile(r"<[^<>]{0,300}>")
 FEATURES = ("dense", "coverage", "unknown", "dense_asked", "lexical")
 # fitted by `python -m evals.calibrate` (2026-11-29) on the tune split of evals/answers/decline.yaml (79 in-scope,
 # 66 off-topic or near-miss questions): tune refusal recall 0.864 / false refusals 0 %; held out (53 / 44): refusal
@@ -110,6 +112,8 @@ def features(query: str, hits: list[Hit], idf: Callable[[str], float], lexical_q
     question's words in the top three; IDF-weighted share of its words the collection never uses (after typo
     correction and synonyms, ``lexical_query``); best dense similarity of an authored question among the hits;
     log(1 + best BM25 score)."""
+    query = _TAGS.sub(" ", query)  # markup typed or pasted into a question is not its topic
+    lexical_query = _TAGS.sub(" ", lexical_query) if lexical_query else lexical_query
     dense = max((h.dense_score for h in hits[:5]), default=0.0)
     coverage = term_coverage(query, hits[:3], idf)
     never = idf("\x00")  # the weight of a term no passage contains
