@@ -47,6 +47,7 @@ test: $(VENV)/.installed-test
 
 eval: $(VENV)/.installed
 	$(BIN)/python -m evals.run
+	$(BIN)/python -m evals.answer_quality
 
 # Performance benchmarks (~20 min on an idle 2-core machine with E5, longer when shared; BENCH_QUICK=1: a few minutes): evals/results/bench.md + .json
 bench: $(VENV)/.installed

@@ -75,14 +75,14 @@ def paragraphs(text: str) -> list[str]:
     return out
 
 
-def defects(text: str, ids: set[str], unit_titles: set[str]) -> dict[str, int]:
+def defects(text: str, ids: set[str], unit_titles: set[str], declined: bool = False) -> dict[str, int]:
     plain = _LINK.sub("]", text)
     lines = [_CITE.sub("", ln).strip(" -*") for ln in text.splitlines()]
     frag = [ln for ln in lines if ln and not ln.startswith(("|", "#")) and not ln.endswith(":") and
             not re.fullmatch(r"\*\*.*\*\*:?", ln) and len(ln.split()) < 4 and ln.endswith(".")]
     quoted = re.findall(r"„([^“]{3,120})“", re.sub(r"\[[^\]]*\]\(/kurs/[^)]*\)", "", text))
     return {
-        "dangling_opener": int(any(REFERRING.match(p) for p in paragraphs(text)[:1])),
+        "dangling_opener": int(any(REFERRING.match(p) for p in paragraphs(text)[:1])) if not declined else 0,
         "unit_id": int(any(re.search(rf"(?<![/\w-]){re.escape(i)}(?![\w-])", plain) for i in ids)),
         "fragment": int(bool(frag)),
         "disclaimer": int("keine Rechtsberatung" in text),
@@ -150,7 +150,7 @@ def evaluate(svc: ChatService, split: str) -> dict[str, Any]:
                "followup": bool(q.get("verlauf")), "nicht_im_kurs": bool(q.get("nicht_im_kurs"))}
         for name, ans in (("new", new), ("old", old)):
             row[name] = {"text": ans["text"], "declined": ans["declined"],
-                         "defects": defects(ans["text"], ids, unit_titles),
+                         "defects": defects(ans["text"], ids, unit_titles, ans["declined"]),
                          "facts": facts_found(ans["text"], q.get("fakten") or [])}
         row["new"]["followups"] = new["followups"]
         row["new"]["units_cited"] = sorted({s for s in new["sources"] if s})
@@ -176,7 +176,7 @@ def decline_eval(svc: ChatService) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for q in load("decline.yaml"):
         hits = svc.search(q["frage"], None, svc.settings.top_k)
-        d = svc.extractive.decide(q["frage"], hits, idf)
+        d = svc.extractive.decide(q["frage"], hits, idf, svc.retriever.plan(q["frage"]).lexical)
         key = f"{q['klasse']}/{q['split']}"
         cell = out.setdefault(key, {"n": 0, "declined": 0})
         cell["n"] += 1

@@ -44,9 +44,10 @@ def feature_rows(svc: ChatService, questions: list[tuple[str, str | None]]) -> n
                      for q, role in questions])
 
 
-def fit_logit(xa: np.ndarray, xu: np.ndarray, l2: float = 0.01, steps: int = 5000):
+def fit_logit(xa: np.ndarray, xu: np.ndarray, l2: float = 0.05, steps: int = 5000, penalty: float = 3.0):
     """Logistic regression (answerable = 1) on standardised features, plain gradient descent; the threshold
-    maximises refusal recall minus twice the false-refusal rate on the same (tune) split."""
+    maximises refusal recall minus `penalty` times the false-refusal rate on the same (tune) split (a wrongly
+    declined in-scope question costs more than a near miss answered from the course)."""
     x = np.vstack([xa, xu])
     y = np.r_[np.ones(len(xa)), np.zeros(len(xu))]
     mu, sd = x.mean(0), x.std(0) + 1e-9
@@ -57,7 +58,7 @@ def fit_logit(xa: np.ndarray, xu: np.ndarray, l2: float = 0.01, steps: int = 500
         w -= 0.5 * (z.T @ (p - y) / len(y) + l2 * w)
         b -= 0.5 * float((p - y).mean())
     sa, su = ((xa - mu) / sd) @ w + b, ((xu - mu) / sd) @ w + b
-    best = max(np.arange(-3, 1.001, 0.05), key=lambda t: ((su < t).mean() - 2 * (sa < t).mean(), -t))
+    best = max(np.arange(-3, 1.001, 0.05), key=lambda t: ((su < t).mean() - penalty * (sa < t).mean(), -t))
     return tuple(round(float(v), 4) for v in mu), tuple(round(float(v), 4) for v in sd), \
         tuple(round(float(v), 4) for v in w), round(b, 4), round(float(best), 2)
 

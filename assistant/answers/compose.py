@@ -33,10 +33,12 @@ from .decline import GENERIC_TERMS, Calibration
 MAX_MAIN = 3
 ASKED_FROM, ASKED_SPAN = 0.86, 0.06  # E5 similarity of the user's to an authored question: related .. same question
 MAX_CHARS = 1500
-REFERRING = re.compile(
-    r"^(Trotzdem|Dennoch|Deshalb|Daher|Darum|Dabei|Dafür|Dazu|Damit|Außerdem|Zudem|Auch|Ebenso|Hier|Dort|"
-    r"Das|Dies|Diese|Dieser|Dieses|Diesen|Er|Sie|Es|Ihr|Sein|Seine|Solche|Solch|So|Stattdessen|Umgekehrt|"
-    r"Gleichzeitig|Allerdings|Doch|Aber|Ein weiteres|Weitere|Andererseits|Entsprechend)\b")
+REFERRING = re.compile(  # a paragraph that needs the one before it ("Trotzdem ...", "Er ist ...", "Das gilt ...")
+    r"^(Trotzdem|Dennoch|Deshalb|Daher|Darum|Dabei|Dafür|Damit|Außerdem|Zudem|Ebenso|Stattdessen|Umgekehrt|"
+    r"Gleichzeitig|Allerdings|Andererseits|Entsprechend|Auch hier|Auch das|Ein weiteres|Weitere)\b|"
+    r"^(Das|Dies|Diese|Dieser|Dieses|Es|Er|Sie|Solche)\s+(ist|sind|war|gilt|gelten|heißt|bedeutet|kann|können|muss|"
+    r"müssen|zeigt|zeigen|macht|führt|hilft|reicht|betrifft|hat|haben|wird|werden)\b|^Dazu\s+(gehör|zähl|komm)|"
+    r"^\S+ Sie (hier|dabei|dazu|daher|deshalb|darauf)\b")
 YES_NO = re.compile(
     r"^(darf|dürfen|darfst|muss|müssen|musst|kann|können|kannst|ist|sind|gilt|gelten|brauche|brauchen|braucht|"
     r"soll|sollen|sollte|sollten|lohnt|hat|haben|habe|gibt|gibts|wird|werden|bin|stimmt|reicht|zählt|zählen|"
@@ -273,10 +275,14 @@ class Composer:
         return [c.block for c in ranked[:2] if c.score >= 0.85 * top and c.score >= 0.55 * best]
 
     def _role_part(self, store, query, qvec, role: Role, docs, idf, best, seen) -> Block | None:
+        """The paragraph for the role of the most relevant unit among the top units (and the Lernsequenzen an aid
+        at the top links to: aids have no role paragraphs), or none when none fits the question."""
         path = f"{ROLE_SECTION_PARENT} › {role.section}"
-        blocks = [b for d in docs for b in store.section(d, path) if b.quotable and not seen(b)]
+        units = list(dict.fromkeys(list(docs) + [r for r in store.related(docs[0]) if store.typ(r) == "lernsequenz"]
+                                   if docs else []))[:5]
+        blocks = [b for d in units for b in store.section(d, path) if b.quotable and not seen(b)]
         ranked = self._scored_blocks(query, qvec, blocks, role, idf)
-        if not ranked or ranked[0].score < 0.6 * best:
+        if not ranked or ranked[0].score < 0.45 * best:
             return None
         return ranked[0].block
 
