@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export LB_DATA_DIR ?= data
 
-.PHONY: run install ingest serve test eval clean bench soak ttft
+.PHONY: run install ingest serve test eval clean bench soak ttft bench-multiproc
 
 $(BIN)/python:
 	@echo "==> [1/2] Virtuelle Umgebung $(VENV) anlegen ..."
@@ -51,8 +51,14 @@ eval: $(VENV)/.installed
 
 # Performance benchmarks (~20 min on an idle 2-core machine with E5, longer when shared; BENCH_QUICK=1: a few minutes): evals/results/bench.md + .json
 bench: $(VENV)/.installed
-	$(BIN)/python -c "import httpx, reportlab" 2>/dev/null || $(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -c "import httpx, reportlab, psycopg" 2>/dev/null || $(BIN)/pip install -q -e '.[dev,postgres]'
 	$(BIN)/python -m bench.run
+
+# Multi-process load alone (part of `make bench`): serve --workers 1 and 2 on chroma run + PostgreSQL + redis-server
+# (Debian packages postgresql, redis-server), ~25 min: evals/results/bench-multiproc.md + .json
+bench-multiproc: $(VENV)/.installed
+	$(BIN)/python -c "import httpx, psycopg" 2>/dev/null || $(BIN)/pip install -q -e '.[dev,postgres]'
+	$(BIN)/python -m bench.multiproc
 
 # Soak: 50 concurrent chat streams for 10 min against a real server (SOAK_SECONDS=120 to shorten; not part of `make test`): evals/results/soak.md + .json
 soak: $(VENV)/.installed

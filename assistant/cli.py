@@ -202,17 +202,145 @@ def ask(question: Annotated[str, typer.Argument(metavar="FRAGE", help="Ihre Frag
     out.print()
 
 
+EinsatzOpt = Annotated[Optional[list[str]], typer.Option(
+    "--einsatz", metavar="BEREICH", help="mehrfach: texte, kundenkontakt, personalauswahl, personaleinsatz, leistungsbewertung, "
+                      "zeiterfassung, maschinen, gesundheit, emotionserkennung")]
+DatenOpt = Annotated[Optional[list[str]], typer.Option(
+    "--daten", metavar="DATENART", help="mehrfach: beschaeftigte, kunden, gesundheit, standort, leistung")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="md (Ausgabe im Terminal) | docx | pdf")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DATEI", help="Datei, in die das Dokument geschrieben wird")]
+
+
+def _document(kind: str, fields: dict, fmt: str, out_path: Path | None) -> None:
+    """Build a briefing or check with the toolkits and print it (md) or write it to a file."""
+    from .toolkits.briefing import BriefingInput
+    from .toolkits.check import CheckInput
+    from .toolkits.course import CourseError
+    from .toolkits.document import FORMATS
+    from .toolkits.rules import DATEN, EINSATZ
+    from .toolkits.service import Toolkits
+
+    if fmt not in FORMATS:
+        err.print(f"[red]Fehler:[/red] --format muss {', '.join(FORMATS)} sein.")
+        raise typer.Exit(2)
+    for key, allowed in (("einsatz", EINSATZ), ("daten", DATEN)):
+        wrong = [v for v in fields[key] if v not in allowed]
+        if wrong:
+            err.print(f"[red]Fehler:[/red] Unbekannte Angabe für --{key}: {escape(', '.join(wrong))}. "
+                      f"Erlaubt sind: {', '.join(allowed)}.")
+            raise typer.Exit(2)
+    try:
+        tk = Toolkits.load()
+    except CourseError as e:
+        err.print(f"[red]Fehler:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+    doc = tk.briefing(BriefingInput(**fields)) if kind == "briefing" else tk.check(CheckInput(**fields))
+    data = doc.render(fmt)
+    if out_path is None and fmt == "md":
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    target = out_path or Path(doc.filename(fmt))
+    try:
+        target.write_bytes(data)
+    except OSError as e:
+        err.print(f"[red]Fehler:[/red] Die Datei {escape(str(target))} konnte nicht geschrieben werden "
+                  f"({escape(e.strerror or type(e).__name__)}).")
+        raise typer.Exit(1) from None
+    out.print(f"Geschrieben: {escape(str(target))} ({len(data)} Bytes)", highlight=False)
+
+
+@app.command(cls=GermanCommand)
+def briefing(branche: Annotated[str, typer.Option(metavar="TEXT", help="Branche des Betriebs, z. B. Tischlerei")],
+             beschaeftigte: Annotated[Optional[int], typer.Option(min=1, metavar="ANZAHL", help="Zahl der Beschäftigten")] = None,
+             betriebsrat: Annotated[bool, typer.Option("--betriebsrat/--kein-betriebsrat", help="Es gibt einen Betriebsrat (Standard: keiner)")] = False,
+             werkzeuge: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="KI-Werkzeuge im Einsatz oder geplant")] = "",
+             ziele: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Ziele des Betriebs")] = "",
+             sorgen: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Sorgen und Vorbehalte")] = "",
+             einsatz: EinsatzOpt = None, daten: DatenOpt = None,
+             cloud: Annotated[bool, typer.Option(help="Externer Anbieter/Cloud verarbeitet Daten")] = False,
+             entscheidet: Annotated[bool, typer.Option(help="KI trifft oder bereitet Entscheidungen über Personen vor")] = False,
+             arbeit_aendert: Annotated[bool, typer.Option(help="Aufgaben oder Abläufe ändern sich deutlich")] = False,
+             fmt: FormatOpt = "md", out_path: OutOpt = None) -> None:
+    """Briefing für ein Beratungsgespräch mit einem Betrieb (aus den Kursunterlagen zusammengestellt)."""
+    if not branche.strip():
+        err.print("[red]Fehler:[/red] Bitte die Branche des Betriebs angeben (--branche).")
+        raise typer.Exit(2)
+    _document("briefing", dict(branche=branche.strip(), beschaeftigte=beschaeftigte, betriebsrat=betriebsrat,
+                               werkzeuge=werkzeuge, ziele=ziele, sorgen=sorgen, einsatz=list(einsatz or []),
+                               daten=list(daten or []), cloud=cloud, entscheidet=entscheidet,
+                               arbeit_aendert=arbeit_aendert), fmt, out_path)
+
+
+@app.command(cls=GermanCommand)
+def check(beschreibung: Annotated[str, typer.Option(metavar="TEXT", help="Was das KI-System tut")],
+          betroffene: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Wer betroffen ist")] = "",
+          anbieter: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Anbieter, Produkt")] = "",
+          einsatz: EinsatzOpt = None, daten: DatenOpt = None,
+          cloud: Annotated[bool, typer.Option(help="Externer Anbieter/Cloud verarbeitet Daten")] = False,
+          entscheidet: Annotated[bool, typer.Option(help="KI trifft oder bereitet Entscheidungen über Personen vor")] = False,
+          betriebsrat: Annotated[bool, typer.Option("--betriebsrat/--kein-betriebsrat", help="Es gibt einen Betriebsrat (Standard: ja; sonst --kein-betriebsrat)")] = True,
+          beschaeftigte: Annotated[Optional[int], typer.Option(min=1, metavar="ANZAHL", help="Zahl der Beschäftigten")] = None,
+          arbeit_aendert: Annotated[bool, typer.Option(help="Aufgaben oder Abläufe ändern sich deutlich")] = False,
+          fmt: FormatOpt = "md", out_path: OutOpt = None) -> None:
+    """Prüfung eines KI-Systems für den Betriebsrat: Rechte, Datenschutz, KI-Verordnung, Fragen, Regelungspunkte."""
+    if not beschreibung.strip():
+        err.print("[red]Fehler:[/red] Bitte beschreiben Sie, was das KI-System tut (--beschreibung).")
+        raise typer.Exit(2)
+    _document("check", dict(beschreibung=beschreibung.strip(), betroffene=betroffene, anbieter=anbieter,
+                            einsatz=list(einsatz or []), daten=list(daten or []), cloud=cloud,
+                            entscheidet=entscheidet, betriebsrat=betriebsrat, beschaeftigte=beschaeftigte,
+                            arbeit_aendert=arbeit_aendert), fmt, out_path)
+
+
+@app.command(cls=GermanCommand)
+def paths(role: RoleOpt = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Als JSON ausgeben")] = False) -> None:
+    """Die Lernpfade je Rolle zeigen: Einheiten, geschätzte Minuten, warum die Einheit passt, Quizfragen."""
+    from .learning.catalog import CatalogError, load_catalog
+    from .learning.quiz import QuizError, load_quizzes
+    from .learning.service import headline
+    from .normen import DEFAULT_CORPUS
+
+    r = _role(role)
+    try:
+        catalog = load_catalog(DEFAULT_CORPUS)
+        quizzes = load_quizzes(DEFAULT_CORPUS, {k: u.sections() for k, u in catalog.units.items()})
+    except (CatalogError, QuizError) as e:
+        err.print(f"[red]Fehler:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+    chosen = [r] if r else list(Role)
+    data = [{"role": x.value, "headline": headline(x, len(catalog.path(x).steps), catalog.path(x).minutes),
+             "steps": [{"unit_id": s.unit_id, "titel": catalog.units[s.unit_id].titel, "minuten": s.minuten,
+                        "warum": s.warum, "quiz_items": len(quizzes.get(s.unit_id, []))}
+                       for s in catalog.path(x).steps]} for x in chosen]
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    for p in data:
+        out.print(f"\n[bold]{escape(p['headline'])}[/bold]")
+        for i, s in enumerate(p["steps"], 1):
+            quiz = f", Quiz: {s['quiz_items']} Fragen" if s["quiz_items"] else ""
+            out.print(f"  {i}. {escape(s['titel'])} (ca. {s['minuten']} Min.{quiz})", highlight=False)
+            out.print(f"     {escape(s['warum'])}", highlight=False, style="dim")
+
+
 @app.command(cls=GermanCommand)
 def serve(host: Annotated[Optional[str], typer.Option(metavar="ADRESSE", help="Adresse, an der der Server lauscht "
                                                                                "(Standard: LB_HOST, sonst 127.0.0.1)")] = None,
           port: Annotated[Optional[int], typer.Option(metavar="PORT", help="Port des Servers "
-                                                                           "(Standard: LB_PORT, sonst 8000)")] = None) -> None:
+                                                                           "(Standard: LB_PORT, sonst 8000)")] = None,
+          workers: Annotated[int, typer.Option("--workers", "-w", min=1, metavar="ANZAHL",
+                                               help="Anzahl der Server-Prozesse (ab 2: Chroma-Server nötig, Redis "
+                                                    "und PostgreSQL empfohlen; docs/deploy.md)")] = 1) -> None:
     """Die Web-Anwendung starten (API unter /api, Übersicht unter /)."""
     import uvicorn
 
     from .web.api import create_app
 
     settings = Settings()
+    if workers > 1:
+        _serve_workers(settings, host or settings.host, port or settings.port, workers)
+        return
     svc = _service(settings)
     try:
         application = create_app(settings, svc)
@@ -227,6 +355,30 @@ def serve(host: Annotated[Optional[str], typer.Option(metavar="ADRESSE", help="A
                 access_log=False, proxy_headers=False, server_header=False)
 
 
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """`serve --workers N`: checked once here, then N uvicorn workers each build the app (assistant/serving)."""
+    import os
+
+    from .serving import workers as serving
+
+    errors, warnings = serving.check(settings, workers)
+    for e in errors:
+        err.print(f"[red]Fehler:[/red] {escape(e)}", highlight=False)
+    if errors:
+        raise typer.Exit(2)
+    for w in warnings:
+        err.print(f"[yellow]Warnung:[/yellow] {escape(w)}", highlight=False)
+    if "LB_EMBEDDER_THREADS" not in os.environ:  # the workers share the cores; inherited by the spawned workers
+        os.environ["LB_EMBEDDER_THREADS"] = str(serving.embedder_threads_for(workers))
+    problem = serving.preflight()
+    if problem:
+        err.print(f"[red]Fehler:[/red] {escape(problem)}", highlight=False)
+        raise typer.Exit(2)
+    out.print(f"KI-Lernbegleiter läuft auf http://{host}:{port} mit {workers} Prozessen "
+              f"(je {os.environ['LB_EMBEDDER_THREADS']} Embedder-Threads)")
+    serving.run(host, port, workers)
+
+
 def main() -> None:
     from pydantic import ValidationError
 
@@ -239,3 +391,4 @@ def main() -> None:
             raise
         err.print(settings_error_de(e), markup=False, highlight=False)
         sys.exit(2)
+

@@ -49,7 +49,8 @@ class ChatService:
     def build(cls, settings: Settings, rebuild: bool = False, embedder: Embedder | None = None,
               sessions: bool = True) -> ChatService:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        embedder = embedder or create_embedder(settings.embedder, settings.embedder_threads)
+        embedder = embedder or create_embedder(settings.embedder, settings.embedder_threads,
+                                               settings.embedder_concurrency)
         index = PassageIndex(embedder, settings.collection, str(settings.chroma_path), settings.chroma_url,
                              rebuild=rebuild)
         retriever = Retriever(index, settings.lexical_path / settings.collection)

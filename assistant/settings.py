@@ -21,7 +21,14 @@ class Settings(BaseSettings):
 
     embedder: str = Field("e5", description="'e5' (bundled multilingual-e5-small, default), 'use' (bundled "
                                             "multilingual USE) or 'st:<name or path>'.")
-    embedder_threads: int = Field(2, ge=1, description="OpenMP threads of the embedder (process-wide).")
+    embedder_threads: int = Field(2, ge=1, description="OpenMP threads of the embedder (process-wide); "
+                                                       "`serve --workers N` sets cores / N unless given.")
+    embedder_concurrency: int = Field(1, ge=1, description="E5 encoder calls at once per process; waiting question "
+                                                           "encodings go before answer sentences.")
+    compose_concurrency: int = Field(2, ge=0, description="Extractive answers composed at once per server process "
+                                                          "(the first event of a chat never waits); 0: no cap.")
+    threadpool_size: int = Field(100, ge=8, description="Worker threads of a server process for the sync endpoints "
+                                                        "and SSE streams (anyio's default is 40).")
     warm_cache: bool = Field(True, description="serve: embed the answer sentences of the index in the background "
                                                "at start (indexes up to warm_max_passages passages).")
     warm_max_passages: int = Field(5000, ge=0)
@@ -47,6 +54,7 @@ class Settings(BaseSettings):
     # conversations (sessions, feedback)
     database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite file under data_dir if unset.")
     retention_days: int = Field(30, ge=1, description="Sessions idle longer than this are erased.")
+    learning_retention_days: int = Field(730, ge=1, description="Learning progress untouched this long is erased.")
     tutor_concurrency: int = Field(16, ge=1, le=512, description="Chat answers the /tutor app runs at once "
                                                                   "(its Gradio queue; Gradio's default is 1).")
     history_turns: int = Field(3, description="Previous question/answer pairs used to understand a follow-up.")
@@ -60,7 +68,7 @@ class Settings(BaseSettings):
     rate_limit_tutor_per_minute: int = Field(120, ge=0, description="POSTs to the tutor (/tutor) per client and "
                                                                    "minute.")
     redis_url: str | None = Field(None, description="Storage of the rate limits shared by several processes "
-                                                    "(redis://...; needs the `redis` extra); in memory if unset.")
+                                                    "(redis://...); in memory if unset.")
     trusted_proxies: str = Field("", description="Comma-separated IPs/CIDRs of reverse proxies whose "
                                                  "X-Forwarded-For names the client; nobody else is believed.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body under /api (413 beyond).")

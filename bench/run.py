@@ -3,7 +3,9 @@
 BENCH_QUICK=1   small sizes for development (a few minutes); results go to $TMPDIR/lb-bench-quick.md/.json,
                 not evals/results, unless BENCH_OUT is set.
 BENCH_OUT       output path without suffix (default evals/results/bench).
-BENCH_ONLY      comma list of steps to run: ingest, chat, scale (chat needs ingest's corpus index); `threads`
+BENCH_ONLY      comma list of steps to run: ingest, chat, scale, multiproc (chat needs ingest's corpus index;
+                multiproc = bench/multiproc.py, serve --workers 1 and 2 on Chroma server + PostgreSQL + Redis,
+                50 streams 5 min and 100 streams 1 min each, its own report bench-multiproc.md); `threads`
                 (the embedder thread study, bench/threads.py, ~3 min per setting) runs only when named here or
                 with BENCH_THREADS=1; otherwise BENCH_THREADS_FROM=X.json (a separate `python -m bench.threads`
                 run) is taken in, or else the study of the previous report at the same path is carried over
@@ -85,7 +87,7 @@ def _step(name: str, args: list[str], work: Path, out: Path, timeout: float) -> 
 
 def main() -> int:
     cfg = _config()
-    only = {s.strip() for s in os.environ.get("BENCH_ONLY", "ingest,chat,scale").split(",") if s.strip()}
+    only = {s.strip() for s in os.environ.get("BENCH_ONLY", "ingest,chat,scale,multiproc").split(",") if s.strip()}
     if os.environ.get("BENCH_THREADS", "") not in ("", "0", "false", "no"):
         only.add("threads")
     work = Path(os.environ.get("BENCH_WORK") or tempfile.mkdtemp(prefix="lb-bench-"))
@@ -145,6 +147,18 @@ def main() -> int:
                 res["threads"], res["step_s"]["threads"] = r, round(secs, 1)
                 if err:
                     res["errors"]["threads"] = err
+        if "multiproc" in only:
+            # serve --workers 1 and 2 on a Chroma server, PostgreSQL and Redis (bench/multiproc.py, ~25 min);
+            # its own report: evals/results/bench-multiproc.md (BENCH_MP_OUT)
+            r, err, secs = _step("multiproc", ["bench.multiproc"], work, work / "multiproc.json", 5400)
+            if r:
+                res["multiproc"] = {"report": str(os.environ.get("BENCH_MP_OUT") or RESULTS / "bench-multiproc") + ".md",
+                                    "summary": [{"workers": run["workers"], **{k: ph.get(k) for k in (
+                                        "clients", "duration_s", "requests", "errors", "first_event_ms",
+                                        "throughput_rps")}} for run in (r.get("runs") or []) for ph in run["phases"]]}
+            res["step_s"]["multiproc"] = round(secs, 1)
+            if err:
+                res["errors"]["multiproc"] = err
         if "threads" not in only and os.environ.get("BENCH_THREADS_FROM"):
             # a study run on its own (python -m bench.threads --out X.json), taken into this report as it is
             study = json.loads(Path(os.environ["BENCH_THREADS_FROM"]).read_text(encoding="utf-8"))

@@ -115,8 +115,8 @@ def test_off_topic_is_declined_without_unrelated_units(corpus_service, question)
 
 
 def test_yes_no_question_leads_with_the_courses_short_answer(corpus_service):
-    text, data = _answer(corpus_service, "Darf mein Betrieb per KI-Kamera auswerten, wie wir uns fühlen?",
-                         Role.employee)
+    text, data = _answer(corpus_service, "Darf unser Betrieb die Gefühle der Beschäftigten per KI-Kamera auswerten?",
+                         Role.owner)
     assert text.startswith("**Kurz gesagt:** Nein"), text[:200]
 
 
@@ -155,3 +155,16 @@ def test_unit_page_and_json(corpus_service):
         missing = client.get("/api/units/gibt-es-nicht")
         assert missing.status_code == 404 and missing.json()["error"].startswith("Diese")
         assert client.get("/kurs/<script>").status_code == 404
+
+
+def test_tutor_course_view_lists_the_authored_questions_once(corpus_service):
+    from ui.tutor import document_passages, document_questions, render_document
+
+    passages = document_passages(corpus_service, "grundlagen-02-ki-readiness")
+    assert passages and all(p.metadata.get("kind") != "frage" for p in passages)
+    questions = document_questions(corpus_service, "grundlagen-02-ki-readiness")
+    assert 4 <= len(questions) <= 8
+    page = render_document("KI-Readiness", passages, "", questions)
+    assert "Fragen aus der Praxis" in page and questions[0].replace("&", "&amp;") in page
+    body = page.split("Fragen aus der Praxis")[0]
+    assert body.count("Der Betriebsrat kann darauf achten") == 1  # the question's block is not shown twice

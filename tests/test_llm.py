@@ -243,7 +243,7 @@ def test_norms():
 def test_a_norm_missing_from_the_cited_passages_discards_the_answer(small_service, prompts, norm, used):
     q, role, hits, idf = _ask(small_service)
     ans = _answerer(small_service, prompts, "http://unused")
-    passages = ans._passages(role, hits)
+    passages = ans._passages(q, role, hits, idf)
     n = next(i for i, h in enumerate(passages, 1) if "§ 77" in h.text)
     pieces = [f"Eine Betriebsvereinbarung wird nach {norm} schriftlich niedergelegt und von Arbeitgeber ",
               f"und Betriebsrat unterzeichnet [{n}]."]
@@ -427,7 +427,7 @@ def test_real_answer_is_well_formed_and_repeatable(llama, small_service, prompts
         assert_well_formed(events)
         assert data(events, "meta")["prompt"]["name"] == "answer+works_council"
         assert_citations_match_sources(events)
-        llm_ids = {h.id for h in ans._passages(role, list(hits))}
+        llm_ids = {h.id for h in ans._passages(q, role, list(hits), idf)}
         if "notice" not in kinds(events):  # the LLM's answer was used: only passages it was given
             assert {s["id"] for s in data(events, "sources")} <= llm_ids
     assert runs[1] == runs[2]

@@ -75,7 +75,7 @@ def test_each_cited_sentence_comes_from_its_source(corpus_service):
     text = "".join(d["text"] for k, d in evs if k == "delta")
     sources = {s["n"]: " ".join(s["text"].split()) for s in dict(evs)["sources"]}
     for sentence, n in re.findall(r"(?:^|\] |\n)([^\[\]]+?) \[(\d+)\]", text):
-        sentence = sentence.replace("Für Sie als Geschäftsführung:", "").strip()
+        sentence = re.sub(r"^\*\*[^*]+\*\*:?\s*(\[\d+\])?\s*", "", sentence.strip()).strip()  # a bold label
         # each quoted sentence (or each of two) stands in the cited passage
         first = sentence.split(". ")[0].rstrip(".")
         assert first[:60] in sources[int(n)], (sentence, n)

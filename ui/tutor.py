@@ -33,6 +33,7 @@ from assistant.normen import de_date  # noqa: E402
 from assistant.roles import Role, parse_role  # noqa: E402
 from ui.tutor_history import (DELETE_FAILED, DELETED, delete_session, export_html,  # noqa: E402
                               feedback_handler, jump_js, tutor_js)
+from ui.tutor_learning import learning_tab  # noqa: E402
 
 if TYPE_CHECKING:
     from assistant.search.index import StoredPassage
@@ -248,7 +249,8 @@ def document_passages(svc: ChatService, doc_id: str) -> list[StoredPassage]:
     if not passages:
         return []
     first_source = min(str(p.metadata.get("source", "")) for p in passages)
-    own = [p for p in passages if str(p.metadata.get("source", "")) == first_source]
+    own = [p for p in passages if str(p.metadata.get("source", "")) == first_source
+           and p.metadata.get("kind") != "frage"]  # authored questions are listed apart, not as text
     return sorted(own, key=lambda p: _int(p.metadata.get("chunk_index")) or 0)
 
 
@@ -256,6 +258,12 @@ def _is_course_text(p: StoredPassage) -> bool:
     """A passage of the unit's text; not an extra retrieval key (e.g. an authored question, kind "frage",
     chunk_index -1) that the index keeps under the same doc_id."""
     return not p.metadata.get("kind") and (_int(p.metadata.get("chunk_index")) or 0) >= 0
+
+
+def document_questions(svc: ChatService, doc_id: str) -> list[str]:
+    """The unit's authored questions (front matter `fragen`): how people ask about it."""
+    found = svc.index.where({"$and": [{"doc_id": doc_id}, {"kind": "frage"}]}, limit=MAX_PASSAGES)
+    return list(dict.fromkeys(str(p.metadata.get("frage", "")) for p in found if p.metadata.get("frage")))
 
 
 def _strip_overlap(prev: str, nxt: str, min_len: int = 12) -> str | None:
@@ -282,7 +290,8 @@ def assemble_sections(passages: Sequence[StoredPassage]) -> list[tuple[list[str]
     return sections
 
 
-def render_document(title: str, passages: Sequence[StoredPassage], meta_line: str = "") -> str:
+def render_document(title: str, passages: Sequence[StoredPassage], meta_line: str = "",
+                    questions: Sequence[str] = ()) -> str:
     """A whole unit as safe HTML: headings from the heading paths, passage Markdown rendered without HTML."""
     out = [f'<div class="lb-doc"><h2>{esc(title)}</h2>']
     if meta_line:
@@ -297,6 +306,9 @@ def render_document(title: str, passages: Sequence[StoredPassage], meta_line: st
             out.append(f"<h{level}>{esc(path[depth])}</h{level}>")
         shown = path
         out.append(render_markdown_safe(text))
+    if questions:
+        out.append("<h3>Fragen aus der Praxis</h3><ul class=\"lb-questions\">" +
+                   "".join(f"<li>{esc(q)}</li>" for q in questions) + "</ul>")
     out.append("</div>")
     return "".join(out)
 
@@ -565,7 +577,7 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
         stand = de_date(m.get("stand"))
         if stand and not any(f"Stand: {stand}" in p.text for p in passages):  # one date, in one format
             bits.append(f"Stand: {stand}")
-        return render_document(title, passages, " · ".join(bits))
+        return render_document(title, passages, " · ".join(bits), document_questions(_service(get_service), doc_id))
 
     def show_hilfe(doc_id: str | None) -> str:
         if not doc_id or doc_id == OVERVIEW:
@@ -576,7 +588,7 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {TITLE}\nFragen zur KI-Kompetenz im Betrieb – beantwortet aus den Kursunterlagen, "
-                    "mit Quellenangaben.")
+                    "mit Quellenangaben. [Was wird gespeichert?](/was-wird-gespeichert)")
         with gr.Tabs():
             with gr.Tab("Fragen", id="fragen"):
                 session = gr.State(None)
@@ -638,6 +650,8 @@ def build_tutor(get_service: Callable[[], ChatService]) -> gr.Blocks:
                     with gr.Column(scale=2):
                         hilfe_text = gr.HTML(_message("Die Umsetzungshilfen werden geladen …"),
                                              elem_id="hilfen-text", js_on_load=None)
+            learning_tab()  # ui/tutor_learning.py: path, units, quiz, progress, record
+            __import__("ui.tutor_toolkits").tutor_toolkits.toolkit_tabs(get_service)  # briefing, check, perspectives
 
         chat_outputs = [chat, history, question, sources, note, session, *followups, message_ids, export, actions,
                         status]

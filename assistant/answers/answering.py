@@ -30,6 +30,7 @@ from .prompts import TextSet
 
 Event = dict[str, Any]
 NEAR_MARGIN = 0.01  # a declined question names units whose passages come this close to the answer threshold
+NEAR_SCORE = 0.5    # ... and only when the decline rule's score came within this distance of its threshold
 
 
 @dataclass
@@ -138,7 +139,7 @@ class ExtractiveAnswerer:
                                                                             "sha256": self.texts.sha256},
                                           "decision": asdict(decision)}}
         if not decision.answerable:
-            yield from self._decline(hits)
+            yield from self._decline(hits, decision)
             return
         shown = [a for _q, a in history or []]
         store, comp = self.compose(query, role, hits, idf, shown, focus)
@@ -173,7 +174,7 @@ class ExtractiveAnswerer:
             answer, block = comp.lead
             out.append(f"**{self.texts['short_answer']}:** {answer} [{cite(block)}]")
         for kind, blocks in comp.parts:
-            body = "\n\n".join(_with_citation(store.render(b), cite(b)) for b in blocks)
+            body = "\n\n".join(_cited(store, b, cite(b), labelled=kind in ("", "role")) for b in blocks)
             if kind == "":
                 out.append(body)
             elif kind == "role" and role is not None:
@@ -186,13 +187,17 @@ class ExtractiveAnswerer:
             out.append(f"**{self.texts[kind + '_heading']}:** " + ", ".join(store.link(d) for d in docs))
         return "\n\n".join(out), sources
 
-    def _decline(self, hits: list[Hit]) -> Iterator[Event]:
-        """The decline names up to three units whose passages came close to the question, or none."""
+    def _decline(self, hits: list[Hit], decision: Decision | None = None) -> Iterator[Event]:
+        """The decline names up to three units whose passages came close to the question, or none: none for an
+        instruction, none when the evidence was far below the threshold (an egg is near no unit)."""
         text = self.texts["decline"]
         store = self.store(hits)
         near = self.calibration.dense_min - NEAR_MARGIN
+        far = decision is not None and (decision.reason.startswith("instruction") or (
+            decision.score is not None and self.calibration.logit is not None
+            and decision.score < self.calibration.logit[4] - NEAR_SCORE))
         docs: list[str] = []
-        for h in hits[:8]:
+        for h in [] if far else hits[:8]:
             d = h.metadata.get("doc_id")
             if d and h.dense_score >= near and h.lexical_score > 0 and d not in docs \
                     and h.metadata.get("typ") in ("lernsequenz", "umsetzungshilfe"):
@@ -283,9 +288,21 @@ def _quiz(b: Block) -> tuple[str, str] | None:
     return quiz_pair(b)
 
 
-def _with_citation(text: str, n: int) -> str:
-    if text.lstrip().startswith("|") or "\n|" in text:
-        return f"{text}\n\n[{n}]"  # after a table, on its own line
+_BARE = re.compile(r"^\s*(\||[-*]\s|\d{1,2}[.)]\s)")
+
+
+def _cited(store: BlockStore, block: Block, n: int, labelled: bool = True) -> str:
+    """The block with its citation. A list or table that starts without its own introducing sentence gets the
+    heading of its section as a label, cited there (a citation after a table would stand alone)."""
+    text = store.render(block)
+    if _BARE.match(text):
+        if labelled and block.section:
+            return f"**{block.section}** [{n}]\n\n{text}"
+        if text.lstrip().startswith("|"):
+            return f"{text}\n\n[{n}]"
+    elif "\n|" in text:  # a table with its intro: the citation ends the intro
+        intro, _, rest = text.partition("\n")
+        return f"{intro} [{n}]\n{rest}"
     return f"{text} [{n}]"
 
 
@@ -294,9 +311,13 @@ def _jaccard(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
+NOUN_ENDINGS = re.compile(r"(ung|heit|keit|schaft|ion|tät|ler|ling|is|nen|innen|er|ern|ment|ur|ik)$", re.I)
+
+
 def focus_words(question: str, standalone: str) -> list[str]:
-    """The follow-up's own topic words (those it adds to the conversation): "Und gilt das auch für Azubis?"
-    -> ["Azubis"]. Words of 4+ letters that are not generic."""
-    words = [w for w in re.findall(r"[A-Za-zÄÖÜäöüß-]{4,}", question) if w.lower() in
-             {x.lower() for x in content_words(question)}]
+    """The follow-up's own topic: nouns it adds to the conversation ("Und gilt das auch für Azubis?" -> ["Azubis"]).
+    Candidates are words of 5+ letters written with a capital or with a noun ending; the composer says plainly
+    that the course does not cover one only when the collection uses it rarely or never (compose.py)."""
+    words = [w for w in re.findall(r"[A-Za-zÄÖÜäöüß-]{5,}", question)
+             if w.lower() in {x.lower() for x in content_words(question)} and (w[0].isupper() or NOUN_ENDINGS.search(w))]
     return [w for w in dict.fromkeys(words) if stem(w.lower()) not in GENERIC_TERMS][:3]

@@ -16,6 +16,7 @@ before it. Blocks already shown in this conversation are not shown again.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ ROLE_PREFERRED_SECTIONS = {
 LIST_QUESTION = re.compile(r"^(welche|was (gehört|muss|sollte|soll|brauch|alles)|wie viele|nenn|liste|worauf)|"
                            r"\b(alles|punkte|kriterien|kennzahlen|checkliste|schritte)\b", re.I)
 ABOUT_AID = "Wofür ist diese Hilfe?"
+EXAMPLE = re.compile(r"^(Ein|Zum) Beispiel\b|^Beispiel:|^Praxisbeispiel", re.I)
 SENTENCE_ANSWER = re.compile(r"^(Ja|Nein|Nicht)\b|\b(ist|sind|muss|müssen|darf|dürfen|kann|können|soll|sollte|gilt|"
                              r"gelten|hat|haben|wird|werden|braucht|reicht|bleibt|zählt|liegt|fällt|geht)\b")
 _QA = re.compile(r"\*\*Frage:\*\*\s*(.+?)\s*\*\*Antwort:\*\*\s*(.+)", re.S)
@@ -131,6 +133,8 @@ class Composer:
                 pref = 0.06
             if role is Role.employee and b.section == "Maßnahmen für den Betrieb":
                 pref -= 0.06  # written for the management
+            if EXAMPLE.match(b.text) or b.section == "Praxisbeispiel":
+                pref -= 0.05  # an example supports an answer; it rarely is one
             if b.section == ABOUT_AID:
                 pref -= 0.06  # what an aid is for, not what it says
             if list_question and b.kind in ("list", "table"):
@@ -204,10 +208,17 @@ class Composer:
             comp.parts.append(("legal", norms))
         if role is not None:
             part = self._role_part(store, query, qvec, role, top_docs[:3], idf, best, seen)
-            if part:
+            if part and role in (Role.employee, Role.consultant) and comp.parts and self._fits(part, query, qvec, role,
+                                                                                                idf, best):
+                comp.parts.insert(0 if not comp.parts or comp.parts[0][0] != "legal" else 1, ("role", [part]))
+            elif part:
                 comp.parts.append(("role", [part]))
             self._role_next(store, comp, query, qvec, role, top_docs, idf, seen)
-        missing = [w for w in focus if stem(w) not in stems(" ".join(b.text for b in comp.blocks))]
+        never = idf("\x00")  # log(1 + n / 0.5): the weight of a word no passage contains
+        passages = 0.5 * (math.exp(never) - 1)
+        rare = math.log(1 + passages / 20)  # used by at most ~20 passages: a topic of its own, not everyday
+        missing = [w for w in focus if stem(w.lower()) not in stems(" ".join(b.text for b in comp.blocks))
+                   and idf(stem(w.lower())) >= rare]
         if missing:
             comp.note = ", ".join(f"„{w}“" for w in missing[:2])
         return comp
@@ -272,7 +283,13 @@ class Composer:
         if not ranked:
             return []
         top = ranked[0].score
-        return [c.block for c in ranked[:2] if c.score >= 0.85 * top and c.score >= 0.55 * best]
+        return [c.block for c in ranked[:3] if c.score >= 0.8 * top and c.score >= 0.55 * best]
+
+    def _fits(self, block: Block, query, qvec, role, idf, best) -> bool:
+        """The role's paragraph answers the question well enough to lead (employees: what changes for me;
+        consultants: what to ask)."""
+        ranked = self._scored_blocks(query, qvec, [block], role, idf)
+        return bool(ranked) and ranked[0].score >= 0.75 * best
 
     def _role_part(self, store, query, qvec, role: Role, docs, idf, best, seen) -> Block | None:
         """The paragraph for the role of the most relevant unit among the top units (and the Lernsequenzen an aid
@@ -289,16 +306,17 @@ class Composer:
     def _role_next(self, store: BlockStore, comp: Composition, query, qvec, role: Role, docs, idf, seen) -> None:
         lessons = [d for d in docs if store.typ(d) == "lernsequenz"]
         shown_docs = {b.doc_id for b in comp.blocks}
-        if role is Role.owner and lessons:
-            measures = [b for b in store.section(lessons[0], "Maßnahmen für den Betrieb")
+        own = [d for d in lessons if (store.docs.get(d) or {}).get("baustein") != "betriebsrat"]
+        if role is Role.owner and own:
+            measures = [b for b in store.section(own[0], "Maßnahmen für den Betrieb")
                         if b.quotable and not seen(b) and all(b.key != x.key for x in comp.blocks)]
             if measures:
                 comp.parts.append(("first_steps", [self._fitting_items(measures[0], query, idf)]))
         if role in (Role.owner, Role.consultant):
-            aids = [d for d in docs if store.typ(d) == "umsetzungshilfe" and d not in shown_docs]
+            aids = [d for d in docs if store.typ(d) == "umsetzungshilfe"]
             for d in docs:
                 aids += [r for r in store.related(d) if store.typ(r) == "umsetzungshilfe"]
-            aids = list(dict.fromkeys(a for a in aids if a not in shown_docs))[:3]
+            aids = list(dict.fromkeys(aids))[:3]  # an aid quoted above is linked too: it is what to bring
             if aids:
                 comp.links.append(("aids", aids))
         if role in (Role.employee, Role.works_council):

@@ -7,12 +7,15 @@ an ingest was interrupted) it is rebuilt from the collection, the one source of 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import bm25s
@@ -106,28 +109,48 @@ class LexicalIndex:
     # --- persistence ------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
+        """Atomic directory swap under an exclusive file lock: several processes sharing one data dir
+        (`serve --workers N`) may rebuild after the same ingest at once; the index is only a cache of the
+        collection, so a failed save is left to the next rebuild."""
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".lexical-", dir=directory.parent))
-        meta = {"fingerprint": self.fingerprint, "ids": self.ids, "vocab": sorted(self.analyzer.vocab),
-                "df": self.df}
-        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        if self.bm25 is not None:
-            self.bm25.save(str(tmp / "bm25"), show_progress=False)
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(tmp, directory)  # atomic swap: a reader never sees half an index
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            meta = {"fingerprint": self.fingerprint, "ids": self.ids, "vocab": sorted(self.analyzer.vocab),
+                    "df": self.df}
+            (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+            if self.bm25 is not None:
+                self.bm25.save(str(tmp / "bm25"), show_progress=False)
+            with _locked(directory, exclusive=True):
+                old = directory.with_name(directory.name + ".old")
+                shutil.rmtree(old, ignore_errors=True)
+                if directory.exists():
+                    os.replace(directory, old)
+                os.replace(tmp, directory)  # atomic swap: a reader never sees half an index
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path, fingerprint: str) -> LexicalIndex | None:
         """The saved index if it was built for ``fingerprint``, else None."""
         try:
-            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-            if meta.get("fingerprint") != fingerprint:
-                return None
-            bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False) if meta["ids"] else None
+            with _locked(directory, exclusive=False):  # meta.json and bm25/ of one and the same save
+                meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+                if meta.get("fingerprint") != fingerprint:
+                    return None
+                bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False) if meta["ids"] else None
             return cls(meta["ids"], Analyzer(meta["vocab"]), bm25, fingerprint, meta.get("df", {}))
         except (OSError, ValueError, KeyError):
             return None
+
+
+@contextlib.contextmanager
+def _locked(directory: Path, exclusive: bool) -> Iterator[None]:
+    """flock on ``<directory>.lock`` beside the index (processes on one machine; NFS is not supported)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.with_name(directory.name + ".lock"), "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -3,6 +3,7 @@ fused by weighted reciprocal rank, with a boost for passages written for the ask
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -14,6 +15,7 @@ from .index import PassageIndex
 from .lexical import LexicalIndex, field_text
 from ..roles import ROLE_SECTION_PARENT, Role
 
+log = logging.getLogger("lernbegleiter")
 Mode = Literal["hybrid", "lexical", "dense"]
 FILTER_KEYS = ("baustein", "typ", "source")
 
@@ -148,7 +150,10 @@ class Retriever:
             for p in passages
         ]
         lex = LexicalIndex.build([p.id for p in passages], texts, fp)
-        lex.save(self.lexical_dir)
+        try:
+            lex.save(self.lexical_dir)
+        except OSError as exc:  # a cache of the collection: serve from memory, the next rebuild saves again
+            log.warning("lexical index not saved (%s)", type(exc).__name__)
         self._lexical, self._checked = lex, time.monotonic()
         return lex
 

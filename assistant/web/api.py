@@ -26,12 +26,16 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .course import router as course_router
 from .deps import Service
+from .learning import learning_router
 from ..guards import BodyGuard, ErrorGuard, log_failure
 from .ratelimit import RateLimitMiddleware, RateLimits, budgets_from
+from .toolkits import router as toolkits_router
 from ..roles import Role, parse_role
 from ..service import MAX_QUESTION_CHARS, SESSION_GONE, ChatService
 from ..store.sessions import MessageNotFound, SessionNotFound
 from ..settings import Settings
+from ..serving.gate import ComposeGate
+from ..serving.workers import set_threadpool
 
 log = logging.getLogger("lernbegleiter")
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
@@ -150,6 +154,7 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        set_threadpool(settings.threadpool_size)
         app.state.service = svc = service or ChatService.build(settings)
         purger = asyncio.create_task(_purge_loop(svc)) if svc.store is not None else None
         stop_warming = threading.Event()
@@ -164,6 +169,7 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
             svc.close()
 
     app = FastAPI(title="KI-Lernbegleiter", version="0.1.0", lifespan=lifespan)
+    compose_gate = ComposeGate(settings.compose_concurrency)
     # ASGI middlewares, the last added runs first: ErrorGuard > ProxyHeaders > CORS > RateLimit > BodyGuard
     app.add_middleware(BodyGuard, api_max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, limits=RateLimits(budgets_from(settings), settings.redis_url))
@@ -195,6 +201,8 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
             return _error(404, SESSION_GONE)
         events = svc.chat(req.question, req.role_enum(), req.filters.model_dump() if req.filters else None,
                           session_id=session_id)
+        if svc.llm is None:  # extractive: CPU-bound composition, capped per process (assistant/serving/gate.py)
+            events = compose_gate.wrap(events)
         return EventSourceResponse(
             ({"event": e["event"], "data": json.dumps(e["data"], ensure_ascii=False)} for e in events),
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
@@ -261,6 +269,8 @@ def create_app(settings: Settings | None = None, service: ChatService | None = N
         return {"ok": True, "feedback_id": fid}
 
     app.include_router(course_router)  # /kurs/{id} and /api/units/{id}: the units answers link to
+    app.include_router(learning_router(settings))  # paths, quizzes, progress, records, teams, /lernen
+    app.include_router(toolkits_router)  # /api/briefing, /api/check, /api/perspectives (assistant/web/toolkits.py)
 
     # --- widget, demo page, tutor -----------------------------------------------------------
 

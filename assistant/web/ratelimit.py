@@ -2,7 +2,7 @@
 
 One limiter for the whole app, with one budget per kind of request (chat, search, new sessions,
 feedback, the tutor's Gradio calls), each "n per minute" from the settings (0 disables it).
-The storage is in memory by default; `LB_REDIS_URL` (``redis://...``, needs the `redis` extra)
+The storage is in memory by default; `LB_REDIS_URL` (``redis://...``)
 shares the budgets between several server processes. The client address is never stored: the
 key is a salted hash of it.
 
@@ -49,7 +49,10 @@ RULES: tuple[Rule, ...] = (
     Rule("chat", "POST", re.compile(r"/api/chat/?"), TOO_MANY_QUESTIONS),
     Rule("search", "POST", re.compile(r"/api/search/?")),
     Rule("sessions", "POST", re.compile(r"/api/sessions/?")),
+    Rule("sessions", "POST", re.compile(r"/api/learning/(learners|teams)/?")),  # new learners and teams
     Rule("feedback", "POST", re.compile(r"/api/feedback/?")),
+    Rule("chat", "POST", re.compile(r"/api/perspectives/?"), TOO_MANY_QUESTIONS),  # three answers per request
+    Rule("search", "POST", re.compile(r"/api/(briefing|check)/?")),
     Rule("tutor", "POST", re.compile(r"/tutor(/.*)?")),  # every Gradio event (queue/join, run, call, ...)
 )
 

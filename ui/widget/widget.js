@@ -41,6 +41,9 @@
       roleCurrent: "Sie fragen als: {role}",
       roleNone: "Sie fragen ohne Rolle",
       roleChange: "Rolle ändern",
+      learn: "Jetzt lernen",
+      learnLabel: "Jetzt lernen: Lernpfad für Ihre Rolle öffnen (neues Fenster)",
+      dataSheet: "Was wird gespeichert?",
       roleChosen: "Rolle gewählt: {role}.",
       welcome: "Hallo! Ich beantworte Fragen zu KI im Betrieb – aus den Kursunterlagen und mit Quellenangaben. Ich bin ein Lernangebot, keine Rechtsberatung. Bitte geben Sie keine Namen oder Gesundheitsdaten ein.",
       inputLabel: "Ihre Frage",
@@ -110,6 +113,9 @@
       roleCurrent: "Asking as: {role}",
       roleNone: "Asking without a role",
       roleChange: "Change role",
+      learn: "Start learning",
+      learnLabel: "Start learning: open the learning path for your role (new window, in German)",
+      dataSheet: "What is stored?",
       roleChosen: "Role selected: {role}.",
       welcome: "Hello! I answer questions about AI at work – from the course material, with sources. Answers are in German. This is a learning aid, not legal advice. Please do not enter names or health data.",
       inputLabel: "Your question",
@@ -436,6 +442,10 @@
     h("p", { id: hintId, class: "lb-hint", text: t("keyHint") })
   ]);
   var privacy = h("p", { id: privacyId, class: "lb-privacy" });
+  // "Jetzt lernen": the learning path (/lernen/) for the chosen or preset role, in a new window
+  var learnLink = h("a", { class: "lb-link lb-learn", target: "_blank", rel: "noopener", "aria-label": t("learnLabel"), text: t("learn") });
+  var dataSheetLink = h("a", { class: "lb-datasheet", href: API + "/was-wird-gespeichert", target: "_blank", rel: "noopener", text: t("dataSheet") });
+  function renderLearn() { learnLink.href = API + "/lernen/" + (state.role ? "?rolle=" + encodeURIComponent(state.role) : ""); }
 
   var panel = h("div", {
     id: panelId, class: "lb-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": titleId, hidden: true, lang: LANG
@@ -443,10 +453,10 @@
     h("div", { class: "lb-head" }, [
       h("div", { class: "lb-head-top" }, [h("h2", { id: titleId, class: "lb-title", text: TITLE }), clearBtn, closeBtn]),
       confirmBar,
-      h("p", { class: "lb-rolebar" }, [roleLine, " ", roleBtn])
+      h("p", { class: "lb-rolebar" }, [roleLine, " ", roleBtn, " · ", learnLink])
     ]),
     h("div", { class: "lb-scroll" }, [welcome, rolePicker, log, status]),
-    h("div", { class: "lb-foot" }, [form, privacy])
+    h("div", { class: "lb-foot" }, [form, privacy, dataSheetLink])
   ]);
 
   var wrap = h("div", { class: "lb-root lb-pos-" + POSITION, lang: LANG }, [launcher, panel]);
@@ -506,6 +516,7 @@
   function renderRole() {
     roleLine.textContent = state.role ? t("roleCurrent", { role: S.roleNames[state.role] }) : t("roleNone");
     ROLES.forEach(function (r) { roleButtons[r].setAttribute("aria-pressed", String(r === state.role)); });
+    renderLearn();
   }
   function setPicker(visible) {
     rolePicker.hidden = !visible;

@@ -1,0 +1,1 @@
+"""Serving with several processes: `lernbegleiter serve --workers N` (see docs/deploy.md)."""
