@@ -82,3 +82,18 @@ def test_german_labels_script_covers_gradios_english_names():
     for english in ("More tabs", "chatbot conversation", "Like", "Dislike"):
         assert english in LABELS_DE and LABELS_DE[english] in js
     assert "'s message: " in js and "Ihre Frage: " in js and "DOMParser" in js
+
+
+def test_course_view_leaves_out_retrieval_keys():
+    """The index keeps authored questions (kind "frage", chunk_index -1) under the unit's doc_id as extra
+    retrieval keys: the Kurs tab shows the unit's own text only, in reading order."""
+    from assistant.search.index import StoredPassage
+    from ui.tutor import document_passages
+
+    def p(i, chunk, text, **meta):
+        return StoredPassage(f"p{i}", text, {"doc_id": "u", "source": "u.md", "chunk_index": chunk, **meta})
+
+    stored = [p(1, -1, "Schlüssel", kind="frage", heading_path="B"), p(2, 1, "Zwei", heading_path="B"),
+              p(3, 0, "Eins", heading_path="A")]
+    svc = SimpleNamespace(index=SimpleNamespace(where=lambda where, limit: list(stored)))
+    assert [x.text for x in document_passages(svc, "u")] == ["Eins", "Zwei"]

@@ -245,13 +245,19 @@ def unit_label(d: DocInfo) -> str:
 
 def document_passages(svc: ChatService, doc_id: str) -> list[StoredPassage]:
     """All passages of one document in reading order (one source file if several share the doc_id)."""
-    passages = svc.index.where({"doc_id": doc_id}, limit=MAX_PASSAGES)
+    passages = [p for p in svc.index.where({"doc_id": doc_id}, limit=MAX_PASSAGES) if _is_course_text(p)]
     if not passages:
         return []
     first_source = min(str(p.metadata.get("source", "")) for p in passages)
     own = [p for p in passages if str(p.metadata.get("source", "")) == first_source
            and p.metadata.get("kind") != "frage"]  # authored questions are listed apart, not as text
     return sorted(own, key=lambda p: _int(p.metadata.get("chunk_index")) or 0)
+
+
+def _is_course_text(p: StoredPassage) -> bool:
+    """A passage of the unit's text; not an extra retrieval key (e.g. an authored question, kind "frage",
+    chunk_index -1) that the index keeps under the same doc_id."""
+    return not p.metadata.get("kind") and (_int(p.metadata.get("chunk_index")) or 0) >= 0
 
 
 def document_questions(svc: ChatService, doc_id: str) -> list[str]:
@@ -315,7 +321,7 @@ def hilfen(svc: ChatService) -> list[DocInfo]:
     first.sort(key=lambda p: _int(p.metadata.get("chunk_index")) or 0)
     for p in first:
         d = docs.get(str(p.metadata.get("doc_id")))
-        if d is None or d.description:
+        if d is None or d.description or not _is_course_text(p):
             continue
         described = p.metadata.get("beschreibung") or p.metadata.get("description")
         if described:
