@@ -260,12 +260,13 @@ class ExtractiveAnswerer:
         return None
 
     def warm(self, passages: Any = None, limit: int = 15_000, batch: int = 32, stop: Any = None) -> int:
-        """Embed ahead of time the blocks and quiz questions answers are built from, so the embedder's cache
+        """Embed ahead of time the blocks, quiz and authored questions answers are built from, so the embedder's cache
         holds them and the first chats after a start do not pay for them. Returns the number embedded."""
         store = self.store()
         docs = [b.index_text for b in store.blocks.values() if b.quotable or b.role_section][:limit]
         quiz = [p[0] for b in store.blocks.values() if b.section == QUIZ_SECTION
-                for p in [_quiz(b)] if p][:limit]
+                for p in [_quiz(b)] if p]
+        quiz = list(dict.fromkeys(quiz + [q.text for qs in store.questions.values() for q in qs]))[:limit]
         done = 0
         for texts, embed in ((docs, self.embedder.embed_documents), (quiz, self.embedder.embed_queries)):
             for i in range(0, len(texts), batch):
