@@ -36,7 +36,8 @@ ASKED_FROM, ASKED_SPAN = 0.86, 0.06  # E5 similarity of the user's to an authore
 MAX_CHARS = 1500
 REFERRING = re.compile(  # a paragraph that needs the one before it ("Trotzdem ...", "Er ist ...", "Das gilt ...")
     r"^(Trotzdem|Dennoch|Deshalb|Daher|Darum|Dabei|Dafür|Damit|Außerdem|Zudem|Ebenso|Stattdessen|Umgekehrt|"
-    r"Gleichzeitig|Allerdings|Andererseits|Entsprechend|Auch hier|Auch das|Ein weiteres|Weitere)\b|"
+    r"Gleichzeitig|Allerdings|Andererseits|Entsprechend|Auch hier|Auch das|Ein weiteres|Weitere|"
+    r"Ein zweites|Ein drittes|Eine zweite|Eine dritte|Ein anderes Beispiel)\b|"
     r"^(Das|Dies|Diese|Dieser|Dieses|Es|Er|Sie|Solche)\s+(ist|sind|war|gilt|gelten|heißt|bedeutet|kann|können|muss|"
     r"müssen|zeigt|zeigen|macht|führt|hilft|reicht|betrifft|hat|haben|wird|werden)\b|^Dazu\s+(gehör|zähl|komm)|"
     r"^\S+ Sie (hier|dabei|dazu|daher|deshalb|darauf)\b")
