@@ -3,6 +3,7 @@ norm register, then case by case (which rules apply to a realistic case, and whi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -94,7 +95,8 @@ CASES = [
      F(betriebsrat=True, beschaeftigte=40, einsatz=frozenset({"zeiterfassung"}),
        daten=frozenset({"beschaeftigte", "standort"}), cloud=True),
      {"technische-ueberwachung", "unterrichtung-planung", "dsfa", "datenschutz-grundsaetze", "rechtsgrundlage",
-      "sachverstaendige", "auftragsverarbeitung", "einigungsstelle", "beschaeftigtendatenschutz-kollektiv"},
+      "sachverstaendige", "auftragsverarbeitung", "einigungsstelle", "beschaeftigtendatenschutz-kollektiv",
+      "unterrichtung-unterlagen"},
      {"hochrisiko-personal", "automatisierte-entscheidung", "verbot-emotionserkennung", "betriebsaenderung"}),
     ("Chatbot für Kundenmails ohne Betriebsrat", "briefing",
      F(betriebsrat=False, beschaeftigte=12, einsatz=frozenset({"kundenkontakt"}), daten=frozenset({"kunden"}),
@@ -124,7 +126,7 @@ CASES = [
      F(betriebsrat=False, beschaeftigte=120, einsatz=frozenset({"personaleinsatz"}), daten=frozenset({"standort"})),
      {"hochrisiko-personal", "betreiberpflichten", "dsfa", "rechtsgrundlage"},
      {"unterrichtung-planung", "technische-ueberwachung", "sachverstaendige", "betriebsvereinbarung",
-      "beschaeftigtendatenschutz-kollektiv"}),
+      "beschaeftigtendatenschutz-kollektiv", "unterrichtung-unterlagen"}),
     ("Gesundheits-App mit Betriebsrat", "check",
      F(betriebsrat=True, beschaeftigte=30, einsatz=frozenset({"gesundheit"}), daten=frozenset({"gesundheit"})),
      {"gesundheitsdaten", "dsfa", "technische-ueberwachung"},
@@ -147,7 +149,12 @@ CASES = [
     ("Briefing nutzt keine Regeln, die nur der Prüfung dienen", "briefing",
      F(betriebsrat=True, beschaeftigte=80, einsatz=frozenset({"leistungsbewertung"})),
      {"hochrisiko-personal", "technische-ueberwachung", "unterrichtung-planung"},
-     {"information-arbeitnehmervertretung", "sachverstaendige", "einigungsstelle", "betriebsvereinbarung"}),
+     {"information-arbeitnehmervertretung", "sachverstaendige", "einigungsstelle", "betriebsvereinbarung",
+      "unterrichtung-unterlagen"}),
+    ("Übersetzungs-KI im Büro mit Betriebsrat, ohne personenbezogene Daten", "check",
+     F(betriebsrat=True, beschaeftigte=25, einsatz=frozenset({"texte"})),
+     {"unterrichtung-unterlagen", "unterrichtung-planung", "sachverstaendige"},
+     {"ueberwachung-gesetze", "technische-ueberwachung", "dsfa", "hochrisiko-personal"}),
 ]
 
 
@@ -157,6 +164,21 @@ def test_case(rules, register, name, tool, facts, present, absent):
     assert present <= found, f"missing: {present - found}"
     assert not (absent & found), f"must not apply: {absent & found}"
     assert "ki-kompetenz" in found  # Art. 4 applies to every business that uses AI
+
+
+def test_the_check_cites_the_information_right_whenever_there_is_a_works_council(rules, register):
+    """§ 80 Abs. 2 BetrVG (timely, comprehensive information and the documents needed) in every check of a
+    business with a works council, and only there."""
+    for _name, _tool, facts, _present, _absent in CASES:
+        for with_council in (True, False):
+            f = dataclasses.replace(facts, betriebsrat=with_council)
+            found = {x.rule.id: x for x in rules.apply(f, "check", register)}
+            assert ("unterrichtung-unterlagen" in found) is with_council, (_name, with_council)
+            if with_council:
+                hit = found["unterrichtung-unterlagen"]
+                assert hit.entry.norm == "§ 80 Abs. 2 BetrVG"
+                assert "erforderlichen Unterlagen zur Verfügung stellen" in flat(hit.rule.beleg)
+                assert hit.anlass == [rules.merkmale["betriebsrat"]]
 
 
 def test_the_reason_names_the_facts_that_made_a_rule_apply(rules, register):

@@ -90,7 +90,14 @@
       errRejected: "Die Frage wurde nicht angenommen (Status {status}).",
       errBadResponse: "Der Server hat unerwartet geantwortet.",
       restoreError: "Der bisherige Verlauf konnte nicht geladen werden.",
-      logLabel: "{title} – Unterhaltung"
+      logLabel: "{title} – Unterhaltung",
+      persp: "Aus allen Blickwinkeln",
+      perspLabel: "Aus allen Blickwinkeln: dieselbe Frage aus Sicht von Geschäftsführung, Betriebsrat und Beschäftigten",
+      perspTabs: "Antworten nach Rolle",
+      perspLoading: "Antworten aus drei Blickwinkeln werden erstellt …",
+      perspReady: "Drei Antworten bereit. Mit den Pfeiltasten wechseln Sie zwischen den Rollen.",
+      perspError: "Die Blickwinkel konnten nicht geladen werden.",
+      perspEmpty: "Für diese Rolle liegt keine Antwort vor."
     },
     en: {
       launcher: "Questions about AI?",
@@ -162,7 +169,14 @@
       errRejected: "The question was not accepted (status {status}).",
       errBadResponse: "The server answered unexpectedly.",
       restoreError: "The previous history could not be loaded.",
-      logLabel: "{title} – conversation"
+      logLabel: "{title} – conversation",
+      persp: "From every angle",
+      perspLabel: "From every angle: the same question from the view of management, works council and employees",
+      perspTabs: "Answers by role",
+      perspLoading: "Writing answers from three angles …",
+      perspReady: "Three answers ready. Use the arrow keys to switch between the roles.",
+      perspError: "The answers from every angle could not be loaded.",
+      perspEmpty: "There is no answer for this role."
     }
   };
 
@@ -238,7 +252,8 @@
     send: "M4 12l16-8-6 16-2.5-6.5z M11.5 13.5L20 4",
     chevron: "M8 10l4 4 4-4",
     retry: "M19 12a7 7 0 1 1-2-4.9M19 4v4h-4",
-    thumb: "M7 11v9H4v-9zM7 11l4-7c1.4 0 2.4 1.1 2.1 2.6L12.6 10H19a2 2 0 0 1 2 2.3l-1.2 6A2 2 0 0 1 17.8 20H7"
+    thumb: "M7 11v9H4v-9zM7 11l4-7c1.4 0 2.4 1.1 2.1 2.6L12.6 10H19a2 2 0 0 1 2 2.3l-1.2 6A2 2 0 0 1 17.8 20H7",
+    views: "M4 5h4.5v14H4z M9.75 5h4.5v14h-4.5z M15.5 5H20v14h-4.5z"
   };
   function icon(name, flip) {
     var NS = "http://www.w3.org/2000/svg";
@@ -645,6 +660,7 @@
         renderAnswer(turn);
         renderSources(turn);
         if (m.complete === false) turn.bubble.append(h("p", { class: "lb-note", text: t("incomplete") }));
+        renderPerspectives(turn);
         renderFeedback(turn, Array.isArray(m.feedback) && m.feedback.length ? m.feedback[m.feedback.length - 1] : null);
       });
       if (pendingUser) addTurn(pendingUser, true).answer.remove();
@@ -991,6 +1007,7 @@
       });
       turn.extras.append(chips);
     }
+    renderPerspectives(turn);
     if (turn.messageId && state.sid) renderFeedback(turn, null);
     follow(turn);
   }
@@ -1097,6 +1114,125 @@
     fb.append(h("div", { class: "lb-fb-row" }, [h("span", { id: qId, class: "lb-fb-q", text: t("fbQuestion") }), up, down]), fbForm, fbStatus);
     up.setAttribute("aria-describedby", qId); down.setAttribute("aria-describedby", qId);
     turn.extras.append(fb);
+  }
+
+  // ---------------------------------------------------------------- "Aus allen Blickwinkeln"
+  // Under an answer: one action that asks POST /api/perspectives for the same question and shows the answers for
+  // Geschäftsführung, Betriebsrat and Beschäftigte as tabs (WAI-ARIA tabs pattern: arrows, Home/End, automatic
+  // activation). The answers go through the same safe renderer as every other answer; [n] stays plain text
+  // and each tab lists its own sources.
+  var PERSP_ROLES = ["owner", "works_council", "employee"];
+  function renderPerspectives(turn) {
+    if (!turn.question || turn.extras.querySelector(".lb-persp")) return;
+    var regionId = uid("pv");
+    var btn = h("button", {
+      type: "button", class: "lb-persp-btn", "aria-expanded": "false", "aria-controls": regionId, title: t("perspLabel")
+    }, [icon("views"), h("span", { text: t("persp") })]);
+    var note = h("p", { class: "lb-persp-status", role: "status" });
+    var region = h("div", { class: "lb-persp-box", id: regionId, role: "region", "aria-label": t("persp"), hidden: true });
+    var box = h("div", { class: "lb-persp" }, [btn, note, region]);
+    var loading = false, loaded = false;
+    btn.addEventListener("click", function () {
+      if (loading) return;
+      if (loaded) { show(region.hidden); return; }
+      load();
+    });
+    function show(on) {
+      region.hidden = !on;
+      btn.setAttribute("aria-expanded", String(on));
+    }
+    function load() {
+      loading = true;
+      btn.setAttribute("aria-busy", "true");
+      box.classList.add("lb-persp-loading");
+      note.textContent = t("perspLoading");
+      fetch(API + "/api/perspectives", {
+        method: "POST", credentials: "omit", cache: "no-store",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ question: turn.question.slice(0, MAX_QUESTION), roles: PERSP_ROLES })
+      }).then(function (res) {
+        if (!res.ok) return httpError(res).then(function (e) { throw e; });
+        return res.json().catch(function () { throw { kind: "bad" }; });
+      }).then(function (data) {
+        var answers = data && Array.isArray(data.answers) ? data.answers.filter(function (a) { return a && PERSP_ROLES.indexOf(a.role) >= 0; }) : [];
+        if (!answers.length) throw { kind: "bad" };
+        var keep = root.activeElement === btn;
+        buildTabs(region, answers);
+        loaded = true;
+        note.textContent = t("perspReady");
+        show(true);
+        if (keep) region.querySelector("[role=tab][aria-selected=true]").focus();
+        region.scrollIntoView({ block: "nearest", behavior: reducedMotion.matches ? "auto" : "smooth" });
+      }).catch(function (e) {
+        note.textContent = "";
+        var msg;
+        if (e && e.kind === "http") msg = e.status === 429 ? (e.message || t("errRate")) : e.status >= 500 ? t("errServer", { status: e.status }) : (e.message || t("errRejected", { status: e.status }));
+        else msg = e && e.kind === "bad" ? t("errBadResponse") : t("errNetwork");
+        note.append(h("span", { class: "lb-persp-err", text: t("perspError") + " " + msg }), " ",
+          h("button", { type: "button", class: "lb-link", text: t("retry"), onclick: function () { if (!loading) load(); } }));
+      }).then(function () {
+        loading = false;
+        btn.removeAttribute("aria-busy");
+        box.classList.remove("lb-persp-loading");
+      });
+    }
+    turn.extras.append(box);
+  }
+  function buildTabs(region, answers) {
+    region.textContent = "";
+    var list = h("div", { class: "lb-tabs", role: "tablist", "aria-label": t("perspTabs") });
+    var tabs = [], panels = [];
+    answers.forEach(function (a) {
+      var tabId = uid("tab"), panelId = uid("tp");
+      var tab = h("button", {
+        type: "button", class: "lb-tab", role: "tab", id: tabId, "aria-controls": panelId, "aria-selected": "false",
+        tabindex: "-1", "data-role": a.role, text: S.roleNames[a.role] || String(a.label || a.role)
+      });
+      var panel = h("div", { class: "lb-tabpanel", role: "tabpanel", id: panelId, "aria-labelledby": tabId, tabindex: "0", lang: "de", hidden: true });
+      (Array.isArray(a.notices) ? a.notices : []).forEach(function (n) { if (n) panel.append(h("p", { class: "lb-note", text: String(n) })); });
+      var body = h("div", { class: "lb-answer" });
+      if (typeof a.answer === "string" && a.answer.trim()) renderRich(body, a.answer, null);
+      else body.append(h("p", { class: "lb-note", text: a.error ? String(a.error) : t("perspEmpty") }));
+      panel.append(body);
+      var srcs = Array.isArray(a.sources) ? a.sources : [];
+      if (srcs.length) {
+        var headId = uid("psh");
+        var ol = h("ol", { class: "lb-persp-src", "aria-labelledby": headId });
+        srcs.forEach(function (s, i) {
+          var sub = sourceLabel(s || {});
+          ol.append(h("li", { value: String(Number(s && s.n) || i + 1) }, [
+            h("span", { class: "lb-chip-title", text: String((s && (s.title || s.label)) || "") }),
+            sub ? h("span", { class: "lb-chip-sub", text: sub }) : null
+          ]));
+        });
+        panel.append(h("h4", { class: "lb-sub-h", id: headId, text: t("sources") }), ol);
+      }
+      tab.addEventListener("click", function () { select(tabs.indexOf(tab), false); });
+      tab.addEventListener("keydown", function (e) {
+        var i = tabs.indexOf(tab), n = tabs.length, to = null;
+        if (e.key === "ArrowRight" || e.key === "ArrowDown") to = (i + 1) % n;
+        else if (e.key === "ArrowLeft" || e.key === "ArrowUp") to = (i - 1 + n) % n;
+        else if (e.key === "Home") to = 0;
+        else if (e.key === "End") to = n - 1;
+        if (to == null) return;
+        e.preventDefault();
+        select(to, true);
+      });
+      tabs.push(tab); panels.push(panel); list.append(tab);
+    });
+    function select(i, focus) {
+      tabs.forEach(function (tb, j) {
+        var on = j === i;
+        tb.setAttribute("aria-selected", String(on));
+        tb.tabIndex = on ? 0 : -1;
+        panels[j].hidden = !on;
+      });
+      if (focus) tabs[i].focus();
+    }
+    region.append(list);
+    panels.forEach(function (p) { region.append(p); });
+    var own = answers.map(function (a) { return a.role; }).indexOf(state.role);
+    select(own >= 0 ? own : 0, false);
   }
 
   // ---------------------------------------------------------------- delete history
