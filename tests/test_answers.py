@@ -106,7 +106,8 @@ def test_colloquial_in_scope_question_is_answered_with_the_norm(answers):
 
 
 @pytest.mark.parametrize("question", ["Wie lange muss ein Ei kochen?", "Welche Steuerklasse ist für mich am besten?",
-                                      "Wer hat die Fußball-WM 2014 gewonnen?"])
+                                      "Wer hat die Fußball-WM 2014 gewonnen?", "Hallo, wie gehts dir heute?",
+                                      "Was machst du so am Wochenende?"])
 def test_off_topic_is_declined_without_unrelated_units(corpus_service, question):
     text, data = _answer(corpus_service, question, Role.owner)
     assert data["done"]["answerable"] is False

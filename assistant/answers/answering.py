@@ -193,7 +193,7 @@ class ExtractiveAnswerer:
         text = self.texts["decline"]
         store = self.store(hits)
         near = self.calibration.dense_min - NEAR_MARGIN
-        far = decision is not None and (decision.reason.startswith("instruction") or (
+        far = decision is not None and (decision.reason.startswith(("instruction", "small_talk")) or (
             decision.score is not None and self.calibration.logit is not None
             and decision.score < self.calibration.logit[4] - NEAR_SCORE))
         docs: list[str] = []

@@ -47,6 +47,13 @@ class Calibration:
 
 
 _TAGS = re.compile(r"<[^<>]{0,300}>")
+# small talk addressed to the assistant itself: the course has nothing to say to it, however similar the
+# authored colloquial questions sound ("wie gehts", "was machst du am Wochenende", "wer hat dich programmiert")
+SMALL_TALK = re.compile(
+    r"^\W*(hallo|hi|hey|moin|servus|guten (morgen|tag|abend)|grüß gott)\W*$|"
+    r"\b(wie geht'?s( dir| ihnen)?|wie geht es (dir|ihnen)|wie hei(ß|ss)t du|wer bist du|was bist du|"
+    r"wer hat dich|bist du (ein |eine )?(mensch|bot|roboter|ki)|was machst du (so |denn )?(am|heute|gerade)|"
+    r"hast du (hobbys|lust|zeit)|erzähl (mir )?(einen|nen) witz)\b", re.I)
 FEATURES = ("dense", "coverage", "unknown", "dense_asked", "lexical")
 # fitted by `python -m evals.calibrate` (2026-11-29) on the tune split of evals/answers/decline.yaml (79 in-scope,
 # 66 off-topic or near-miss questions): tune refusal recall 0.864 / false refusals 0 %; held out (53 / 44): refusal
@@ -150,6 +157,8 @@ def decide(calibration: Calibration, query: str, hits: list[Hit],
         return Decision(False, 0.0, 0.0, f"instruction:{screened}")
     if not hits:
         return Decision(False, 0.0, 0.0, "no_hits")
+    if SMALL_TALK.search(_TAGS.sub(" ", query)):
+        return Decision(False, 0.0, 0.0, "small_talk")
     idf = idf or (lambda t: 1.0)
     x = features(query, hits, idf, lexical_query)
     dense, coverage = x[0], x[1]
